@@ -1,0 +1,116 @@
+"""``ActionExecutionTraceFactory``: validated creation of traces, with logging (SPEC §5)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Mapping
+from typing import Any, Protocol, runtime_checkable
+
+from .errors import InvalidArgumentError
+from .sanitize import rules_for
+from .trace import ActionExecutionTrace
+
+__all__ = ["ActionExecutionTraceFactory", "LoggerLike", "ensure_logger"]
+
+_LOGGER_METHODS = ("debug", "info", "warning", "error")
+
+
+@runtime_checkable
+class LoggerLike(Protocol):
+    """Anything with callable ``debug``, ``info``, ``warning`` and ``error`` (a ``logging.Logger``)."""
+
+    def debug(self, msg: str, /, *args: Any, **kwargs: Any) -> Any: ...  # noqa: D102
+    def info(self, msg: str, /, *args: Any, **kwargs: Any) -> Any: ...  # noqa: D102
+    def warning(self, msg: str, /, *args: Any, **kwargs: Any) -> Any: ...  # noqa: D102
+    def error(self, msg: str, /, *args: Any, **kwargs: Any) -> Any: ...  # noqa: D102
+
+
+def ensure_logger(logger: object, argument: str = "logger") -> LoggerLike:
+    """Return ``logger``, or the ``actiontrace`` logger for ``None``; reject objects lacking the API."""
+    if logger is None:
+        return logging.getLogger("actiontrace")
+    missing = [name for name in _LOGGER_METHODS if not callable(getattr(logger, name, None))]
+    if missing:
+        raise InvalidArgumentError(
+            f"{argument} must have callable debug, info, warning and error methods "
+            f"(missing: {', '.join(missing)})"
+        )
+    return logger  # type: ignore[return-value]
+
+
+def _is_blank(value: object) -> bool:
+    return not isinstance(value, str) or not value.strip()
+
+
+class ActionExecutionTraceFactory:
+    """Creates ``ActionExecutionTrace`` objects after validating their inputs.
+
+    ``sensitive_fields`` and ``safe_fields`` extend the sanitiser's rules for every trace it makes.
+    """
+
+    __slots__ = ("_logger", "_rules")
+
+    def __init__(
+        self,
+        logger: LoggerLike | None = None,
+        *,
+        sensitive_fields: Iterable[str] = (),
+        safe_fields: Iterable[str] = (),
+    ) -> None:
+        self._logger = ensure_logger(logger)
+        self._rules = rules_for(sensitive_fields, safe_fields)
+
+    @property
+    def logger(self) -> LoggerLike:
+        """The logger this factory reports through."""
+        return self._logger
+
+    def _validate(self, action_id: object, actor_id: object, turn_action: object) -> None:
+        if _is_blank(action_id):
+            raise InvalidArgumentError("action_id must be a non-blank string")
+        if _is_blank(actor_id):
+            raise InvalidArgumentError("actor_id must be a non-blank string")
+        if not isinstance(turn_action, Mapping):
+            raise InvalidArgumentError("turn_action must be a mapping")
+        if "actionDefinitionId" not in turn_action:
+            raise InvalidArgumentError("turn_action is missing actionDefinitionId")
+        command = turn_action.get("commandString")
+        if command is not None and not isinstance(command, str):
+            self._logger.warning(
+                f"Turn action commandString should be a str, got {type(command).__name__}"
+            )
+        parameters = turn_action.get("parameters")
+        if parameters is not None and not isinstance(parameters, Mapping):
+            self._logger.warning(
+                f"Turn action parameters should be a mapping, got {type(parameters).__name__}"
+            )
+
+    def create_trace(
+        self, *, action_id: str, actor_id: str, turn_action: Mapping[str, Any]
+    ) -> ActionExecutionTrace:
+        """Validate and create a trace; log and raise ``InvalidArgumentError`` on any failure."""
+        try:
+            self._validate(action_id, actor_id, turn_action)
+            trace = ActionExecutionTrace(
+                action_id=action_id, actor_id=actor_id, turn_action=turn_action, rules=self._rules
+            )
+        except Exception as error:
+            self._logger.error(f"Failed to create execution trace: {error}")
+            raise InvalidArgumentError(f"Failed to create execution trace: {error}") from error
+        logger = self._logger
+        if not isinstance(logger, logging.Logger) or logger.isEnabledFor(logging.DEBUG):
+            logger.debug(f"Created execution trace for action '{action_id}' by actor '{actor_id}'")
+        return trace
+
+    def create_from_turn_action(
+        self, turn_action: Mapping[str, Any], actor_id: str
+    ) -> ActionExecutionTrace:
+        """Create a trace whose action id is ``turn_action["actionDefinitionId"]``."""
+        if not isinstance(turn_action, Mapping):
+            raise InvalidArgumentError("turn_action must be a mapping")
+        if _is_blank(actor_id):
+            raise InvalidArgumentError("actor_id must be a non-blank string")
+        action_id = turn_action.get("actionDefinitionId")
+        if _is_blank(action_id):
+            raise InvalidArgumentError("turn_action is missing actionDefinitionId")
+        return self.create_trace(action_id=action_id, actor_id=actor_id, turn_action=turn_action)

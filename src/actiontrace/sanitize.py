@@ -1,0 +1,614 @@
+"""The sanitiser: turn any value into a bounded, JSON-compatible copy with every secret redacted.
+
+Every value a trace records passes through here. The rules (SPEC §4):
+
+* keys are matched word-aware against sensitive field names (``userPassword``, ``x-api-key``);
+  a sensitive key's scalars become ``[REDACTED]`` and its containers keep their shape;
+* values that are secrets whatever their key (Bearer tokens, JWTs, PEM private keys) are redacted;
+* every Python type becomes JSON (never an object's ``repr``, which may hold secrets);
+* cycles become ``[Circular]``, nesting past 32 levels ``[MaxDepth]``;
+* the compact JSON is at most ``MAX_PAYLOAD_SIZE`` bytes, and the work done is bounded by that size
+  and by a node budget, never by the size of the input.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as _dt
+import json
+import math
+import re
+import uuid
+from collections.abc import Iterable, Mapping
+from decimal import Decimal
+from enum import Enum
+from itertools import islice
+from pathlib import PurePath
+from typing import Any
+
+from .errors import InvalidArgumentError
+from .types import MAX_PAYLOAD_SIZE, REDACTED, SENSITIVE_FIELDS
+
+__all__ = [
+    "CIRCULAR",
+    "MAX_DEPTH",
+    "MAX_DEPTH_MARKER",
+    "MAX_NODES",
+    "SanitizeRules",
+    "clean_text",
+    "compact_json",
+    "is_sensitive_key",
+    "redact_secrets",
+    "sanitize_payload",
+]
+
+MAX_DEPTH = 32
+"""Containers nested deeper than this become ``MAX_DEPTH_MARKER``."""
+
+MAX_NODES = 100_000
+"""Most values (container entries included) one sanitisation visits before cutting with a marker."""
+
+CIRCULAR = "[Circular]"
+MAX_DEPTH_MARKER = "[MaxDepth]"
+TRUNCATED_KEY = "[Truncated]"
+
+_MAX_KEY_CHARS = 1024
+# Room kept free for the markers written while a cut unwinds (at most one per open container).
+_MARKER_RESERVE = 4096
+# A secret that straddles the clip point is redacted before clipping: scan this much further.
+_SECRET_SCAN_MARGIN = 64 * 1024
+
+_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+
+
+def _no_default(value: object) -> Any:
+    raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
+
+
+def _make_compact_json() -> Any:
+    # ``JSONEncoder.encode`` builds a new C encoder on every call; on small payloads that is
+    # a third of the cost, so build it once. Without markers: sanitised values hold no cycles.
+    make = getattr(json.encoder, "c_make_encoder", None)
+    if make is None:  # pragma: no cover - CPython always has the C accelerator
+        return _ENCODER.encode
+    quote = json.encoder.encode_basestring  # type: ignore[attr-defined]
+    encoder = make(None, _no_default, quote, None, ":", ",", False, False, False)
+
+    def compact_json(value: Any) -> str:
+        """Compact JSON as SPEC §3 defines it (``separators=(",", ":")``, no ASCII escaping)."""
+        return "".join(encoder(value, 0))
+
+    return compact_json
+
+
+compact_json = _make_compact_json()
+
+# --------------------------------------------------------------------------------------------------
+# Keys
+
+# camelCase, PascalCase, ACRONYMCase, digits; every other character (``_ - .`` and space) separates.
+_WORD_RE = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|[0-9]+|[^\W\dA-Za-z_]+")
+_SEPARATORS_RE = re.compile(r"[_\-. ]+")
+_CACHE_LIMIT = 4096
+
+
+def _words(name: str) -> list[str]:
+    return [w.lower() for w in _WORD_RE.findall(name)]
+
+
+def _field_names(value: Iterable[str] | None, argument: str) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        raise InvalidArgumentError(f"{argument} must be an iterable of field names, not a str")
+    try:
+        names = tuple(value)
+    except TypeError:
+        raise InvalidArgumentError(f"{argument} must be an iterable of field names") from None
+    for name in names:
+        if not isinstance(name, str) or not name.strip():
+            raise InvalidArgumentError(f"{argument} must hold non-empty str field names")
+    return names
+
+
+class SanitizeRules:
+    """A compiled set of sensitive and safe field names; immutable and shared between traces."""
+
+    __slots__ = ("_cache", "_keys", "_safe", "_sensitive", "safe_fields", "sensitive_fields")
+
+    def __init__(
+        self, sensitive_fields: Iterable[str] = (), safe_fields: Iterable[str] = ()
+    ) -> None:
+        extra = _field_names(sensitive_fields, "sensitive_fields")
+        safe = _field_names(safe_fields, "safe_fields")
+        self.sensitive_fields = extra
+        self.safe_fields = safe
+        targets: set[str] = set()
+        for name in SENSITIVE_FIELDS + extra:
+            joined = "".join(_words(name))
+            if joined:
+                targets.update((joined, joined + "s", joined + "es"))
+        self._sensitive = frozenset(targets)
+        self._safe = frozenset(_SEPARATORS_RE.sub("", name).lower() for name in safe)
+        self._cache: dict[str, bool] = {}
+        self._keys: dict[str, tuple[str, bool]] = {}
+
+    def key_info(self, key: str) -> tuple[str, bool]:
+        """The key as written out (clipped, secrets redacted) and whether it is sensitive."""
+        info = self._keys.get(key)
+        if info is not None:
+            return info
+        text = key
+        if len(text) > _MAX_KEY_CHARS:
+            text = f"{text[:_MAX_KEY_CHARS]}...[Truncated: {len(text) - _MAX_KEY_CHARS} more chars]"
+        text = redact_secrets(clean_text(text))
+        info = (text, self.is_sensitive(key))
+        if len(key) <= 256:
+            if len(self._keys) >= _CACHE_LIMIT:
+                self._keys.clear()
+            self._keys[key] = info
+        return info
+
+    def is_sensitive(self, key: str) -> bool:
+        """Whether ``key`` names a sensitive field under these rules."""
+        cache = self._cache
+        hit = cache.get(key)
+        if hit is not None:
+            return hit
+        answer = self._match(key)
+        if len(cache) >= _CACHE_LIMIT:
+            cache.clear()
+        cache[key] = answer
+        return answer
+
+    def _match(self, key: str) -> bool:
+        if self._safe and _SEPARATORS_RE.sub("", key).lower() in self._safe:
+            return False
+        words = _words(key)
+        targets = self._sensitive
+        for start in range(len(words)):
+            run = ""
+            for word in words[start:]:
+                run += word
+                if run in targets:
+                    return True
+        return False
+
+
+_DEFAULT_RULES = SanitizeRules()
+_RULES_CACHE: dict[tuple[tuple[str, ...], tuple[str, ...]], SanitizeRules] = {}
+
+
+def rules_for(sensitive_fields: Iterable[str] = (), safe_fields: Iterable[str] = ()) -> SanitizeRules:
+    """Return the (cached) rules for these extra sensitive and safe field names."""
+    if not sensitive_fields and not safe_fields:
+        return _DEFAULT_RULES
+    key = (
+        _field_names(sensitive_fields, "sensitive_fields"),
+        _field_names(safe_fields, "safe_fields"),
+    )
+    rules = _RULES_CACHE.get(key)
+    if rules is None:
+        if len(_RULES_CACHE) >= 256:
+            _RULES_CACHE.clear()
+        rules = _RULES_CACHE[key] = SanitizeRules(*key)
+    return rules
+
+
+def is_sensitive_key(
+    key: str, *, sensitive_fields: Iterable[str] = (), safe_fields: Iterable[str] = ()
+) -> bool:
+    """Whether a mapping key names a secret.
+
+    Case-insensitive and word-aware: a key is sensitive when a run of its words (split at camelCase
+    and at ``_ - .`` and spaces) spells a sensitive field, optionally plural. ``safe_fields`` exempts
+    whole keys.
+    """
+    if not isinstance(key, str):
+        return False
+    return rules_for(sensitive_fields, safe_fields).is_sensitive(key)
+
+
+# --------------------------------------------------------------------------------------------------
+# Values that are secrets whatever their key
+
+_BEARER_HINT_RE = re.compile(r"(?i:bearer)")
+_SECRET_RE = re.compile(
+    r"(?P<pem>-----BEGIN[A-Z0-9 ]*PRIVATE KEY-----"
+    r"(?:.*?-----END[A-Z0-9 ]*PRIVATE KEY-----|.*\Z))"
+    r"|(?P<bearer>\b(?i:bearer)\s+)[A-Za-z0-9\-._~+/]{16,}=*"
+    r"|(?<![A-Za-z0-9_-])eyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*",
+    re.DOTALL,
+)
+
+
+def _replace_secret(match: re.Match[str]) -> str:
+    prefix = match.group("bearer")
+    return prefix + REDACTED if prefix else REDACTED
+
+
+def redact_secrets(text: str) -> str:
+    """Replace Bearer tokens, JSON Web Tokens and PEM private-key blocks in ``text``."""
+    # Cheap tests first: most strings are short and hold none of the three shapes.
+    if (
+        "eyJ" in text
+        or "-----BEGIN" in text
+        or (len(text) >= 23 and _BEARER_HINT_RE.search(text) is not None)
+    ):
+        return _SECRET_RE.sub(_replace_secret, text)
+    return text
+
+
+def clean_text(text: str) -> str:
+    """Lone surrogates cannot be written as UTF-8: replace them with U+FFFD."""
+    if text.isascii():
+        return text
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
+    return text
+
+
+def _json_bytes(text: str) -> int:
+    encoded = json.dumps(text, ensure_ascii=False)
+    return len(encoded) if encoded.isascii() else len(encoded.encode("utf-8"))
+
+
+# --------------------------------------------------------------------------------------------------
+# The walk
+
+
+class _Walk:
+    """One sanitisation: a budget of bytes and nodes, and the containers open on the current path."""
+
+    __slots__ = ("nodes", "open", "room", "rules", "truncated")
+
+    def __init__(self, rules: SanitizeRules, room: int) -> None:
+        self.rules = rules
+        self.room = room
+        self.nodes = MAX_NODES
+        self.truncated = False
+        self.open: set[int] = set()
+
+    def value(self, value: Any, depth: int, redact: bool) -> Any:
+        kind = type(value)
+        if kind is str:
+            if redact:
+                self.room -= 13
+                return REDACTED
+            if len(value) > 1024:
+                return self.long_text(value)
+            value = redact_secrets(clean_text(value))
+            self.room -= len(value) + 2
+            return value
+        if kind is dict:
+            return self.mapping(value, value.items(), len(value), depth, redact)
+        if value is None or kind is bool:
+            if redact:
+                self.room -= 13
+                return REDACTED
+            self.room -= 5
+            return value
+        if kind is int:
+            if redact:
+                self.room -= 13
+                return REDACTED
+            bits = value.bit_length()
+            if bits > 4096:  # str() of a huge int is slow, and refused past 4300 digits
+                return self.value(f"<int: {bits} bits>", depth, False)
+            self.room -= bits // 3 + 2
+            return value
+        if kind is float:
+            if redact:
+                self.room -= 13
+                return REDACTED
+            if value - value == 0.0:  # finite
+                self.room -= 24
+                return value
+            return self.value(_non_finite(value), depth, False)
+        if kind is list or kind is tuple:
+            return self.sequence(value, value, len(value), depth, redact)
+        return self.other(value, depth, redact)
+
+    def long_text(self, value: str) -> str:
+        room = max(self.room, 0)
+        total = len(value)
+        window = redact_secrets(clean_text(value[: room + _SECRET_SCAN_MARGIN]))
+        clipped = window[:room]
+        size = _json_bytes(clipped)
+        if size <= room and len(clipped) == len(window) and total <= room + _SECRET_SCAN_MARGIN:
+            self.room -= size
+            return clipped
+        # Clip until the JSON text fits, leaving room for the marker.
+        room -= 48
+        while clipped and size > room:
+            keep = max(int(len(clipped) * room / size) - 1, 0)
+            clipped = clipped[:keep]
+            size = _json_bytes(clipped)
+        if len(clipped) == len(window) and total == len(window):
+            self.room -= size
+            return clipped
+        self.truncated = True
+        # ``total`` counts the original's characters; the window may have shrunk by redaction.
+        more = max(total - len(clipped), 1)
+        self.room -= size + 48
+        return f"{clipped}...[Truncated: {more} more chars]"
+
+    def key(self, key: Any) -> tuple[str, bool]:
+        """The output key for any mapping key, and whether it is sensitive."""
+        if type(key) is str:
+            return self.rules.key_info(key)
+        if key is None or isinstance(key, (bool, int)) and not isinstance(key, Enum):
+            return self.rules.key_info(json.dumps(int(key) if type(key) is not bool else key))
+        if isinstance(key, float):
+            text = repr(float(key)) if math.isfinite(key) else _non_finite(key)
+            return self.rules.key_info(text)
+        if isinstance(key, Enum):
+            return self.key(_enum_value(key))
+        if isinstance(key, str):
+            return self.rules.key_info(str.__str__(key))
+        return _type_marker(key), False
+
+    def enter(self, container: object, depth: int) -> str | None:
+        if depth >= MAX_DEPTH:
+            self.room -= 12
+            return MAX_DEPTH_MARKER
+        if id(container) in self.open:
+            self.room -= 12
+            return CIRCULAR
+        return None
+
+    def mapping(
+        self, container: object, items: Iterable[Any], size: int | None, depth: int, redact: bool
+    ) -> Any:
+        marker = self.enter(container, depth)
+        if marker is not None:
+            return marker
+        opened = id(container)
+        self.open.add(opened)
+        out: dict[str, Any] = {}
+        count = 0
+        key_info = self.rules.key_info
+        known_keys = self.rules._keys
+        value = self.value
+        child = depth + 1
+        # The budget lives in a local while the loop handles plain scalars inline (the hot path);
+        # it is handed back to ``self`` around every call that may spend it.
+        room = self.room - 2
+        try:
+            for raw, item in items:
+                if room <= 0 or self.nodes <= 0:
+                    self.truncated = True
+                    out[TRUNCATED_KEY] = (
+                        f"{size - count} more keys" if size is not None else "more keys"
+                    )
+                    room -= 30
+                    break
+                self.nodes -= 1
+                count += 1
+                if type(raw) is str:
+                    info = known_keys.get(raw)
+                    name, sensitive = info if info is not None else key_info(raw)
+                else:
+                    self.room = room
+                    name, sensitive = self.key(raw)
+                    room = self.room
+                kind = type(item)
+                if redact or sensitive:
+                    if kind is dict or kind is list or kind is tuple:
+                        self.room = room
+                        out[name] = value(item, child, True)
+                        room = self.room - len(name) - 4
+                    else:
+                        out[name] = REDACTED
+                        room -= len(name) + 17
+                elif kind is str and len(item) <= 1024:
+                    if not item.isascii():
+                        item = clean_text(item)
+                    if "eyJ" in item or "-----BEGIN" in item or len(item) >= 23:
+                        item = redact_secrets(item)
+                    out[name] = item
+                    room -= len(name) + len(item) + 6
+                elif kind is int and item.bit_length() <= 64 or kind is bool or item is None:
+                    out[name] = item
+                    room -= len(name) + 26
+                elif kind is dict:
+                    self.room = room
+                    out[name] = self.mapping(item, item.items(), len(item), child, False)
+                    room = self.room - len(name) - 4
+                else:
+                    self.room = room
+                    out[name] = value(item, child, False)
+                    room = self.room - len(name) - 4
+        except Exception:
+            # A mapping that fails while iterated (or mutates under us) keeps what was read.
+            self.truncated = True
+            out[TRUNCATED_KEY] = "unreadable entries"
+        finally:
+            self.open.discard(opened)
+        self.room = room
+        return out
+
+    def sequence(
+        self, container: object, items: Iterable[Any], size: int | None, depth: int, redact: bool
+    ) -> Any:
+        marker = self.enter(container, depth)
+        if marker is not None:
+            return marker
+        opened = id(container)
+        self.open.add(opened)
+        out: list[Any] = []
+        append = out.append
+        count = 0
+        value = self.value
+        child = depth + 1
+        room = self.room - 2  # local while scalars are handled inline, as in ``mapping``
+        try:
+            for item in items:
+                if room <= 0 or self.nodes <= 0:
+                    self.truncated = True
+                    more = f"{size - count} more items" if size is not None else "more items"
+                    append(f"[Truncated: {more}]")
+                    room -= 40
+                    break
+                self.nodes -= 1
+                count += 1
+                kind = type(item)
+                if kind is str and not redact and len(item) <= 1024:
+                    if not item.isascii():
+                        item = clean_text(item)
+                    if "eyJ" in item or "-----BEGIN" in item or len(item) >= 23:
+                        item = redact_secrets(item)
+                    append(item)
+                    room -= len(item) + 3
+                elif not redact and (
+                    kind is int and item.bit_length() <= 64 or kind is bool or item is None
+                ):
+                    append(item)
+                    room -= 22
+                else:
+                    self.room = room
+                    append(value(item, child, redact))
+                    room = self.room - 1
+        except Exception:
+            self.truncated = True
+            append("[Truncated: unreadable items]")
+        finally:
+            self.open.discard(opened)
+        self.room = room
+        return out
+
+    def other(self, value: Any, depth: int, redact: bool) -> Any:
+        try:
+            converted = _convert(value)
+        except Exception:
+            converted = _type_marker(value)
+        if converted is _MAPPING:
+            try:
+                size: int | None = len(value)
+            except Exception:
+                size = None
+            return self.mapping(value, _safe_items(value), size, depth, redact)
+        if converted is _SEQUENCE:
+            return self.sequence(value, value, len(value), depth, redact)
+        if converted is _SET:
+            return self.sequence(value, _set_items(value), len(value), depth, redact)
+        if converted is _DATACLASS:
+            fields = dataclasses.fields(value)
+            pairs = ((f.name, getattr(value, f.name)) for f in fields)
+            return self.mapping(value, pairs, len(fields), depth, redact)
+        return self.value(converted, depth, redact)
+
+
+_MAPPING = object()
+_SEQUENCE = object()
+_SET = object()
+_DATACLASS = object()
+
+
+def _non_finite(value: float) -> str:
+    if math.isnan(value):
+        return "NaN"
+    return "Infinity" if value > 0 else "-Infinity"
+
+
+def _enum_value(value: Enum) -> Any:
+    try:
+        return value.value
+    except Exception:
+        return _type_marker(value)
+
+
+def _type_marker(value: object) -> str:
+    try:
+        name = type(value).__name__
+    except Exception:
+        name = "object"
+    return f"<{name}>"
+
+
+def _convert(value: Any) -> Any:
+    """Map a value of a non-builtin type to a plain one, or to a marker of how to walk it."""
+    if isinstance(value, Enum):
+        return _enum_value(value)
+    if isinstance(value, str):
+        return str.__str__(value)
+    if isinstance(value, bool):
+        return bool(value)
+    if isinstance(value, int):
+        return int.__index__(value)
+    if isinstance(value, float):
+        return float.__float__(value)
+    if isinstance(value, Mapping):
+        return _MAPPING
+    if isinstance(value, (list, tuple)):
+        return _SEQUENCE
+    if isinstance(value, (set, frozenset)):
+        return _SET
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return _DATACLASS
+    if isinstance(value, (_dt.datetime, _dt.date, _dt.time)):
+        return value.isoformat()
+    if isinstance(value, (Decimal, uuid.UUID, PurePath)):
+        return str(value)
+    if isinstance(value, (bytes, bytearray)):
+        return f"<bytes: {len(value)}>"
+    if isinstance(value, memoryview):
+        return f"<bytes: {value.nbytes}>"
+    return _type_marker(value)
+
+
+def _safe_items(value: Mapping[Any, Any]) -> Iterable[tuple[Any, Any]]:
+    return iter(value.items())
+
+
+def _set_items(value: set[Any] | frozenset[Any]) -> Iterable[Any]:
+    if len(value) <= 10_000:
+        try:
+            return sorted(value)
+        except Exception:
+            pass
+    return islice(value, MAX_NODES + 1)
+
+
+# --------------------------------------------------------------------------------------------------
+# Entry points
+
+
+def sanitize_to_json(
+    value: Any, rules: SanitizeRules = _DEFAULT_RULES, max_bytes: int = MAX_PAYLOAD_SIZE
+) -> tuple[Any, str, int, bool]:
+    """Sanitise ``value``; return ``(clean value, its compact JSON, JSON byte size, truncated)``.
+
+    The walk estimates sizes as it goes; the JSON it produces is measured exactly, and in the rare
+    case that escapes made the estimate short, the walk runs again with less room.
+    """
+    room = max_bytes - _MARKER_RESERVE if max_bytes > 2 * _MARKER_RESERVE else max_bytes // 2
+    for _ in range(6):
+        walk = _Walk(rules, room)
+        try:
+            clean = walk.value(value, 0, False)
+            text = compact_json(clean)
+        except Exception:  # pragma: no cover - the walk only produces JSON-safe values
+            clean = _type_marker(value)
+            text = json.dumps(clean)
+            return clean, text, len(text), True
+        size = len(text) if text.isascii() else len(text.encode("utf-8"))
+        if size <= max_bytes:
+            return clean, text, size, walk.truncated
+        room -= size - max_bytes + _MARKER_RESERVE
+    clean = "[Truncated: payload too large]"
+    text = json.dumps(clean)
+    return clean, text, len(text), True
+
+
+def sanitize_payload(
+    value: Any, *, sensitive_fields: Iterable[str] = (), safe_fields: Iterable[str] = ()
+) -> Any:
+    """Return a new JSON-compatible copy of ``value`` with secrets redacted (SPEC §4).
+
+    Never raises for any ``value``; an invalid ``sensitive_fields`` or ``safe_fields`` raises
+    ``InvalidArgumentError``.
+    """
+    return sanitize_to_json(value, rules_for(sensitive_fields, safe_fields))[0]

@@ -1,0 +1,506 @@
+"""``ActionExecutionTrace``: what happened to one dispatched action (SPEC §3).
+
+The trace is built to be cheap to keep: ``__slots__``, three clock readings, and every captured
+structure stored once as its compact JSON text (sanitised, size-capped). Phase records are derived
+from the capture times, and dicts are only materialised when someone asks for them.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from collections.abc import Iterable, Mapping
+from typing import Any, NoReturn
+
+from .error_info import describe_error
+from .errors import InvalidArgumentError, TraceStateError
+from .sanitize import (
+    SanitizeRules,
+    clean_text,
+    compact_json,
+    redact_secrets,
+    rules_for,
+    sanitize_to_json,
+)
+from .types import (
+    MAX_PAYLOAD_SIZE,
+    TRACE_FORMAT_VERSION,
+    DispatchResult,
+    ExecutionPhase,
+    ExecutionStatus,
+    PhaseRecord,
+    TraceDict,
+)
+
+__all__ = ["ActionExecutionTrace", "format_created_at", "now_ms"]
+
+_perf_ns = time.perf_counter_ns
+_wall_ns = time.time_ns
+_MISSING = object()
+_TURN_KEYS = ("actionDefinitionId", "commandString", "parameters")
+
+
+def now_ms() -> float:
+    """The trace clock: ``time.perf_counter_ns()`` in milliseconds (one clock per process)."""
+    return _perf_ns() / 1_000_000
+
+
+_second_cache: list[Any] = [None, ""]
+
+
+def format_created_at(epoch_ns: int) -> str:
+    """ISO-8601 UTC with milliseconds and a ``Z``: ``2026-11-24T10:00:00.123Z``."""
+    seconds, rest = divmod(epoch_ns, 1_000_000_000)
+    cached_second, prefix = _second_cache
+    if seconds != cached_second:
+        # Traces come in bursts within one second: format the date part once per second.
+        prefix = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds))
+        _second_cache[:] = [seconds, prefix]
+    return f"{prefix}.{rest // 1_000_000:03d}Z"
+
+
+_dumps = compact_json
+_quote = json.encoder.encode_basestring  # type: ignore[attr-defined]
+
+
+def _number(value: float | int | None) -> str:
+    return "null" if value is None else repr(value)
+
+
+def _read(mapping: Mapping[Any, Any], key: str) -> Any:
+    """``mapping.get(key)`` that treats a mapping which raises as not having the key."""
+    try:
+        return mapping.get(key, _MISSING)
+    except Exception:
+        return _MISSING
+
+
+def _turn_action_json(turn_action: Mapping[Any, Any], rules: SanitizeRules) -> str:
+    record: dict[Any, Any] = {
+        "actionDefinitionId": _read(turn_action, "actionDefinitionId"),
+        "commandString": _read(turn_action, "commandString"),
+        "parameters": _read(turn_action, "parameters"),
+    }
+    for key in _TURN_KEYS:
+        if record[key] is _MISSING:
+            record[key] = None
+    if record["parameters"] is None:
+        record["parameters"] = {}
+    if len(turn_action) > len(_TURN_KEYS):
+        try:
+            for key, value in turn_action.items():
+                if key not in record:
+                    record[key] = value
+        except Exception:
+            pass
+    return sanitize_to_json(record, rules, MAX_PAYLOAD_SIZE)[1]
+
+
+def _after(start: float, end: float) -> float:
+    """A completed trace's duration is > 0 even on a coarse clock."""
+    return end if end > start else math.nextafter(start, math.inf)
+
+
+def _frozen(self: object, name: str, value: object = None) -> NoReturn:
+    raise AttributeError(f"ActionExecutionTrace is immutable: cannot assign or delete {name!r}")
+
+
+class ActionExecutionTrace:
+    """The execution record of one action: timing, sanitised payload, result and error.
+
+    Captures happen in order, each at most once: ``capture_dispatch_start()``, then optionally
+    ``capture_event_payload()``, then ``capture_dispatch_result()`` and/or ``capture_error()``.
+    The trace copies what it captures; nothing outside can change it afterwards.
+    """
+
+    __slots__ = (
+        "_action_id",
+        "_actor_id",
+        "_created_ns",
+        "_end",
+        "_error",
+        "_payload_at",
+        "_payload_json",
+        "_payload_size",
+        "_result_meta",
+        "_result_ts",
+        "_rules",
+        "_start",
+        "_start_epoch_ns",
+        "_success",
+        "_truncated",
+        "_turn_json",
+    )
+
+    _action_id: str
+    _actor_id: str
+    _created_ns: int
+    _end: float | None
+    _error: tuple[float, str, str, str] | None
+    _payload_at: float | None
+    _payload_json: str | None
+    _payload_size: int
+    _result_meta: str | None
+    _result_ts: Any
+    _rules: SanitizeRules
+    _start: float | None
+    _start_epoch_ns: int | None
+    _success: bool | None
+    _truncated: bool
+    _turn_json: str
+
+    __setattr__ = _frozen
+    __delattr__ = _frozen
+
+    def __init__(
+        self,
+        *,
+        action_id: str,
+        actor_id: str,
+        turn_action: Mapping[str, Any],
+        sensitive_fields: Iterable[str] = (),
+        safe_fields: Iterable[str] = (),
+        rules: SanitizeRules | None = None,
+    ) -> None:
+        if not isinstance(action_id, str) or not action_id:
+            raise InvalidArgumentError("ActionExecutionTrace requires valid action_id string")
+        if not isinstance(actor_id, str) or not actor_id:
+            raise InvalidArgumentError("ActionExecutionTrace requires valid actor_id string")
+        if not isinstance(turn_action, Mapping):
+            raise InvalidArgumentError("ActionExecutionTrace requires valid turn_action mapping")
+        if rules is None:
+            rules = rules_for(sensitive_fields, safe_fields)
+        elif not isinstance(rules, SanitizeRules):
+            raise InvalidArgumentError("rules must be a SanitizeRules")
+        _set_created(self, _wall_ns())
+        _set_action(self, redact_secrets(clean_text(str.__str__(action_id))))
+        _set_actor(self, redact_secrets(clean_text(str.__str__(actor_id))))
+        _set_rules(self, rules)
+        _set_turn(self, _turn_action_json(turn_action, rules))
+        _set_start(self, None)
+        _set_epoch(self, None)
+        _set_end(self, None)
+        _set_payload_json(self, None)
+        _set_payload_at(self, None)
+        _set_payload_size(self, 0)
+        _set_truncated(self, False)
+        _set_success(self, None)
+        _set_result_ts(self, None)
+        _set_result_meta(self, None)
+        _set_error(self, None)
+
+    # -- captures ----------------------------------------------------------------------------------
+
+    def capture_dispatch_start(self) -> None:
+        """Record the start of dispatch: the trace's ``startTime`` and wall-clock ``startEpochNs``."""
+        if self._start is not None:
+            raise TraceStateError("Dispatch already started for this trace")
+        _set_epoch(self, _wall_ns())
+        _set_start(self, _perf_ns() / 1_000_000)
+
+    def capture_event_payload(self, payload: Any) -> None:
+        """Record a sanitised, size-capped copy of the event payload."""
+        if self._start is None:
+            raise TraceStateError("Must call capture_dispatch_start() before capturing payload")
+        if self._end is not None:
+            raise TraceStateError("Cannot capture payload after dispatch has ended")
+        if self._payload_json is not None:
+            raise TraceStateError("Event payload already captured")
+        _, text, size, truncated = sanitize_to_json(payload, self._rules)
+        _set_payload_size(self, size)
+        _set_truncated(self, truncated)
+        _set_payload_json(self, text)
+        _set_payload_at(self, _perf_ns() / 1_000_000)
+
+    def capture_dispatch_result(self, result: Mapping[str, Any]) -> None:
+        """Record the dispatch result (``success``, optional ``timestamp`` and ``metadata``); ends timing."""
+        if not isinstance(result, Mapping):
+            raise InvalidArgumentError("capture_dispatch_result requires a result mapping")
+        if self._start is None:
+            raise TraceStateError("Must call capture_dispatch_start() before capturing result")
+        if self._end is not None:
+            raise TraceStateError("Dispatch result already captured")
+        end = _after(self._start, _perf_ns() / 1_000_000)
+        success = _read(result, "success")
+        try:
+            ok = success is not _MISSING and bool(success)
+        except Exception:
+            ok = False
+        timestamp = _read(result, "timestamp")
+        metadata = _read(result, "metadata")
+        _set_end(self, end)
+        _set_success(self, ok)
+        if timestamp is not _MISSING and timestamp is not None:
+            _set_result_ts(self, _clean_timestamp(timestamp, self._rules))
+        if metadata is not _MISSING and metadata is not None:
+            _set_result_meta(self, sanitize_to_json(metadata, self._rules)[1])
+
+    def capture_error(self, error: object) -> None:
+        """Record an error (any exception, or any value); ends timing if the result has not.
+
+        Raises nothing but ``TraceStateError``, whatever ``error`` does.
+        """
+        if self._start is None:
+            raise TraceStateError("Must call capture_dispatch_start() before capturing error")
+        if self._error is not None:
+            raise TraceStateError("Error already captured")
+        at = _perf_ns() / 1_000_000
+        if self._end is None:
+            at = _after(self._start, at)
+            _set_end(self, at)
+        info = describe_error(error, self._rules, at)
+        _set_error(self, (at, info["type"], info["message"], _dumps(info)))
+
+    # -- read-only views ---------------------------------------------------------------------------
+
+    @property
+    def action_id(self) -> str:
+        """The traced action's id."""
+        return self._action_id
+
+    @property
+    def actor_id(self) -> str:
+        """The acting actor's id."""
+        return self._actor_id
+
+    @property
+    def is_complete(self) -> bool:
+        """Whether dispatch has ended, by a result or an error."""
+        return self._end is not None
+
+    @property
+    def has_error(self) -> bool:
+        """Whether an error was captured."""
+        return self._error is not None
+
+    @property
+    def start_time(self) -> float | None:
+        """``startTime`` in milliseconds on the trace clock, ``None`` until started."""
+        return self._start
+
+    @property
+    def end_time(self) -> float | None:
+        """``endTime`` in milliseconds on the trace clock, ``None`` until complete."""
+        return self._end
+
+    @property
+    def start_epoch_ns(self) -> int | None:
+        """Wall-clock time of ``capture_dispatch_start()`` in ns since the epoch."""
+        return self._start_epoch_ns
+
+    @property
+    def duration(self) -> float | None:
+        """``endTime - startTime`` in milliseconds, ``None`` until complete."""
+        start, end = self._start, self._end
+        if start is None or end is None:
+            return None
+        return end - start
+
+    @property
+    def status(self) -> ExecutionStatus:
+        """error > success/failed (by the result) > in_progress once started > pending."""
+        if self._error is not None:
+            return ExecutionStatus.ERROR
+        if self._success is not None:
+            return ExecutionStatus.SUCCESS if self._success else ExecutionStatus.FAILED
+        if self._start is not None:
+            return ExecutionStatus.IN_PROGRESS
+        return ExecutionStatus.PENDING
+
+    def get_execution_phases(self) -> list[PhaseRecord]:
+        """A fresh list of the phase records, in capture order."""
+        phases: list[PhaseRecord] = []
+        if self._start is None:
+            return phases
+        phases.append(
+            {
+                "phase": ExecutionPhase.DISPATCH_START.value,
+                "timestamp": self._start,
+                "description": "Action dispatch initiated",
+            }
+        )
+        if self._payload_at is not None:
+            phases.append(
+                {
+                    "phase": ExecutionPhase.PAYLOAD_CAPTURED.value,
+                    "timestamp": self._payload_at,
+                    "description": "Event payload captured",
+                    "payloadSize": self._payload_size,
+                    "truncated": self._truncated,
+                }
+            )
+        if self._success is not None and self._end is not None:
+            phases.append(
+                {
+                    "phase": ExecutionPhase.DISPATCH_COMPLETED.value,
+                    "timestamp": self._end,
+                    "description": "Dispatch succeeded" if self._success else "Dispatch failed",
+                    "success": self._success,
+                }
+            )
+        if self._error is not None:
+            at, kind, message, _ = self._error
+            phases.append(
+                {
+                    "phase": ExecutionPhase.ERROR_CAPTURED.value,
+                    "timestamp": at,
+                    "description": f"Error occurred: {message}",
+                    "errorType": kind,
+                }
+            )
+        return phases
+
+    # -- serialisation -----------------------------------------------------------------------------
+
+    def _metadata(self) -> dict[str, Any]:
+        return {
+            "actionId": self._action_id,
+            "actorId": self._actor_id,
+            "traceType": "execution",
+            "createdAt": format_created_at(self._created_ns),
+            "version": TRACE_FORMAT_VERSION,
+        }
+
+    def _execution(self) -> dict[str, Any]:
+        return {
+            "startTime": self._start,
+            "endTime": self._end,
+            "duration": self.duration,
+            "status": self.status.value,
+            "phases": self.get_execution_phases(),
+            "startEpochNs": self._start_epoch_ns,
+        }
+
+    def _result_head(self) -> dict[str, Any] | None:
+        if self._success is None:
+            return None
+        timestamp = self._result_ts if self._result_ts is not None else self._end
+        return {"success": self._success, "timestamp": timestamp}
+
+    def to_dict(self) -> TraceDict:
+        """A new JSON-compatible dict in the on-disk format (camelCase keys)."""
+        result: DispatchResult | None = None
+        head = self._result_head()
+        if head is not None:
+            meta = self._result_meta
+            result = {
+                "success": head["success"],
+                "timestamp": head["timestamp"],
+                "metadata": json.loads(meta) if meta is not None else None,
+            }
+        payload = self._payload_json
+        error = self._error
+        return {
+            "metadata": self._metadata(),  # type: ignore[typeddict-item]
+            "turnAction": json.loads(self._turn_json),
+            "execution": self._execution(),  # type: ignore[typeddict-item]
+            "eventPayload": json.loads(payload) if payload is not None else None,
+            "result": result,
+            "error": json.loads(error[3]) if error is not None else None,
+        }
+
+    def to_json(self, indent: int | str | None = None) -> str:
+        """The trace as JSON text (always valid JSON: never NaN or Infinity)."""
+        if indent is not None:
+            return json.dumps(self.to_dict(), indent=indent, ensure_ascii=False, allow_nan=False)
+        # Hot path of every writer: the captured parts are already compact JSON, and the rest is
+        # our own fixed shape, so the text is assembled directly instead of encoding a dict.
+        start, end = self._start, self._end
+        duration = None if start is None or end is None else end - start
+        success = self._success
+        if success is None:
+            result = "null"
+        else:
+            stamp = self._result_ts if self._result_ts is not None else end
+            meta = self._result_meta if self._result_meta is not None else "null"
+            result = (
+                f'{{"success":{"true" if success else "false"},'
+                f'"timestamp":{_dumps(stamp)},"metadata":{meta}}}'
+            )
+        error = self._error
+        return (
+            f'{{"metadata":{{"actionId":{_quote(self._action_id)},'
+            f'"actorId":{_quote(self._actor_id)},"traceType":"execution",'
+            f'"createdAt":"{format_created_at(self._created_ns)}",'
+            f'"version":"{TRACE_FORMAT_VERSION}"}},'
+            f'"turnAction":{self._turn_json},'
+            f'"execution":{{"startTime":{_number(start)},"endTime":{_number(end)},'
+            f'"duration":{_number(duration)},"status":"{self.status.value}",'
+            f'"phases":{self._phases_json()},"startEpochNs":{_number(self._start_epoch_ns)}}},'
+            f'"eventPayload":{self._payload_json if self._payload_json is not None else "null"},'
+            f'"result":{result},"error":{error[3] if error is not None else "null"}}}'
+        )
+
+    def _phases_json(self) -> str:
+        start = self._start
+        if start is None:
+            return "[]"
+        parts = [
+            f'{{"phase":"dispatch_start","timestamp":{start!r},'
+            '"description":"Action dispatch initiated"}'
+        ]
+        if self._payload_at is not None:
+            parts.append(
+                f'{{"phase":"payload_captured","timestamp":{self._payload_at!r},'
+                f'"description":"Event payload captured","payloadSize":{self._payload_size},'
+                f'"truncated":{"true" if self._truncated else "false"}}}'
+            )
+        if self._success is not None:
+            ok = self._success
+            parts.append(
+                f'{{"phase":"dispatch_completed","timestamp":{self._end!r},'
+                f'"description":"{"Dispatch succeeded" if ok else "Dispatch failed"}",'
+                f'"success":{"true" if ok else "false"}}}'
+            )
+        if self._error is not None:
+            at, kind, message, _ = self._error
+            parts.append(
+                f'{{"phase":"error_captured","timestamp":{at!r},'
+                f'"description":{_quote("Error occurred: " + message)},"errorType":{_quote(kind)}}}'
+            )
+        return "[" + ",".join(parts) + "]"
+
+    def to_summary(self) -> str:
+        """One line: ``Action: core:go | Actor: player-1 | Status: success | Duration: 1.23ms``."""
+        duration = self.duration
+        shown = "incomplete" if duration is None else f"{duration:.2f}ms"
+        return (
+            f"Action: {self._action_id} | Actor: {self._actor_id} | "
+            f"Status: {self.status.value} | Duration: {shown}"
+        )
+
+    def __repr__(self) -> str:
+        return f"<ActionExecutionTrace {self.to_summary()}>"
+
+
+def _clean_timestamp(value: Any, rules: SanitizeRules) -> Any:
+    if type(value) in (int, float) and math.isfinite(value):
+        return value
+    clean = sanitize_to_json(value, rules, 1024)[0]
+    if isinstance(clean, (str, int, float)) and not isinstance(clean, bool):
+        return clean
+    return _dumps(clean)
+
+
+def _setter(name: str) -> Any:
+    return ActionExecutionTrace.__dict__[name].__set__
+
+
+# Slot descriptors write past the frozen __setattr__; bound once here so the hot path stays cheap.
+_set_action = _setter("_action_id")
+_set_actor = _setter("_actor_id")
+_set_created = _setter("_created_ns")
+_set_end = _setter("_end")
+_set_error = _setter("_error")
+_set_payload_at = _setter("_payload_at")
+_set_payload_json = _setter("_payload_json")
+_set_payload_size = _setter("_payload_size")
+_set_result_meta = _setter("_result_meta")
+_set_result_ts = _setter("_result_ts")
+_set_rules = _setter("_rules")
+_set_start = _setter("_start")
+_set_epoch = _setter("_start_epoch_ns")
+_set_success = _setter("_success")
+_set_truncated = _setter("_truncated")
+_set_turn = _setter("_turn_json")
