@@ -1,44 +1,215 @@
-"""The ``actiontrace`` command line."""
+"""The ``actiontrace`` command line (SPEC §7): ``demo``, ``report`` and ``show``.
+
+``main(argv=None) -> int`` parses the arguments and runs the chosen command; argument errors exit
+with code 2 (argparse), and so do ``report``/``show`` when PATH does not exist or holds no traces
+(one line on stderr, no traceback).
+
+Extension contract: after building its own subcommands, ``build_parser`` imports each module named
+in ``_EXTENSIONS`` that exists (a module that is not installed is skipped; any other import error
+propagates) and calls its ``register(subparsers)``, where ``subparsers`` is the object
+``ArgumentParser.add_subparsers`` returned. ``register`` adds its subcommands with
+``subparsers.add_parser(...)`` and gives each ``set_defaults(func=run)``, where ``run(args) -> int``
+receives the parsed ``argparse.Namespace`` and returns the exit code. The built-in commands use the
+same contract. A command reports a user error by printing ``actiontrace: error: ...`` on stderr
+(``fail()`` below) and returning 2.
+"""
 
 from __future__ import annotations
 
 import argparse
+import importlib
+import json
+import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
 
-from .factory import ActionExecutionTraceFactory
+from .analysis.report import render_report, report_path
+from .analysis.show import render_record
+from .demo import DEFAULT_ACTORS, DEFAULT_OUT, DEFAULT_TURNS, run_demo
+from .output.reader import ReadStats, scan_traces
 
-__all__ = ["main"]
+__all__ = ["build_parser", "fail", "main"]
+
+_EXTENSIONS = ("actiontrace.analysis.export", "actiontrace.analysis.watch")
+_HTML_MODULE = "actiontrace.analysis.html"
+
+Command = Callable[[argparse.Namespace], int]
 
 
-def _demo() -> int:
-    factory = ActionExecutionTraceFactory()
-    last = None
-    for turn, (action, command) in enumerate(
-        [("core:go", "go north"), ("core:take", "take lamp"), ("core:attack", "attack troll")]
-    ):
-        trace = factory.create_trace(
-            action_id=action,
-            actor_id="player-1",
-            turn_action={"actionDefinitionId": action, "commandString": command},
-        )
-        trace.capture_dispatch_start()
-        trace.capture_event_payload({"turn": turn, "password": "hunter2"})
-        trace.capture_dispatch_result({"success": action != "core:attack"})
-        print(trace.to_summary())
-        last = trace
-    assert last is not None
-    print(last.to_json(indent=2))
+def fail(message: str, code: int = 2) -> int:
+    """Print ``actiontrace: error: <message>`` (one line) on stderr; return ``code``."""
+    print(f"actiontrace: error: {' '.join(message.split())}", file=sys.stderr)
+    return code
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def _missing_module(error: ImportError, name: str) -> bool:
+    """Whether ``error`` says that module ``name`` itself is not there (not a broken import)."""
+    return isinstance(error, ModuleNotFoundError) and error.name == name
+
+
+def _no_traces(path: str, skipped: int) -> int:
+    detail = f" ({skipped} damaged lines or unreadable files skipped)" if skipped else ""
+    return fail(f"no traces found in {path}{detail}")
+
+
+def _run_demo(args: argparse.Namespace) -> int:
+    progress = sys.stderr if sys.stderr.isatty() else None
+    result = run_demo(
+        args.out, actors=args.actors, turns=args.turns, seed=args.seed, progress=progress
+    )
+    report = result.report
+    print(
+        f"Demo session: {args.actors} actors x {args.turns} turns (seed {result.seed}): "
+        f"{result.dispatched} actions dispatched, {result.succeeded} succeeded"
+    )
+    stats = result.output_stats
+    print(
+        f"Traces: {stats.get('written', 0)} written, {stats.get('dropped', 0)} dropped, "
+        f"{stats.get('failed', 0)} failed, in {len(result.files)} file(s) under {args.out}"
+    )
+    for file in result.files:
+        print(f"  {file}")
+    print()
+    print(render_report(report, ", ".join(str(file) for file in result.files) or str(args.out)))
     return 0
+
+
+def _run_report(args: argparse.Namespace) -> int:
+    path: str = args.path
+    if not Path(path).exists():
+        return fail(f"no such file or directory: {path}")
+    try:
+        report = report_path(path, group_by=args.by)
+    except OSError as error:
+        return fail(f"cannot read {path}: {error.strerror or error}")
+    if report["total"] == 0:
+        skipped = report.get("corrupt", 0) + report.get("torn", 0) + report.get("unreadable", 0)
+        return _no_traces(path, skipped)
+    if args.html is not None:
+        try:
+            html = importlib.import_module(_HTML_MODULE)
+        except ImportError as error:
+            if not _missing_module(error, _HTML_MODULE):
+                raise
+            return fail("--html is not available in this version of actiontrace")
+        try:
+            html.write_html_report(path, args.html)
+        except OSError as error:
+            return fail(f"cannot write {args.html}: {error.strerror or error}", 1)
+        print(f"actiontrace: HTML report written to {args.html}", file=sys.stderr)
+    if args.json:
+        print(json.dumps(report, indent=2, ensure_ascii=False))
+    else:
+        print(render_report(report, path))
+    return 0
+
+
+def _run_show(args: argparse.Namespace) -> int:
+    path: str = args.path
+    if not Path(path).exists():
+        return fail(f"no such file or directory: {path}")
+    stats = ReadStats()
+    shown = 0
+    try:
+        for record in scan_traces(path, stats):
+            trace = record.trace
+            if shown:
+                print()
+            print(render_record(trace, str(record.file), getattr(record, "line", None)))
+            shown += 1
+    except BrokenPipeError:
+        raise  # the reader of our output went away: main() ends quietly
+    except OSError as error:
+        return fail(f"cannot read {path}: {error.strerror or error}")
+    if not shown:
+        return _no_traces(path, stats.corrupt + stats.torn + stats.unreadable)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Build the parser: the built-in commands, then those the installed extensions register."""
+    parser = argparse.ArgumentParser(
+        prog="actiontrace",
+        description="Action execution tracing: run the demo, report on traces, show traces.",
+    )
+    subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    demo = subparsers.add_parser(
+        "demo",
+        help="play a simulated game session with tracing on, then report on its traces",
+        description="Play a simulated text-adventure session through the real pipeline with "
+        "tracing on, write the traces as JSON Lines, then print the report read back from them.",
+    )
+    demo.add_argument("--out", default=DEFAULT_OUT, metavar="DIR", help="trace folder (./traces)")
+    demo.add_argument(
+        "--actors", type=_positive, default=DEFAULT_ACTORS, metavar="N", help="actors (4)"
+    )
+    demo.add_argument(
+        "--turns", type=_positive, default=DEFAULT_TURNS, metavar="N", help="turns (25)"
+    )
+    demo.add_argument("--seed", type=int, default=None, metavar="S", help="replay a session")
+    demo.set_defaults(func=_run_demo)
+
+    report = subparsers.add_parser(
+        "report",
+        help="per-action counts, latencies (ms), error types and slowest traces",
+        description="Report on the traces in a file or folder (.jsonl, .jsonl.gz, .json).",
+    )
+    report.add_argument("path", metavar="PATH", help="a trace file or a folder of them")
+    report.add_argument("--json", action="store_true", help="print one JSON object")
+    report.add_argument(
+        "--by", metavar="KEY", default=None, help="also split the table by customMetadata KEY"
+    )
+    report.add_argument("--html", metavar="FILE", default=None, help="also write an HTML report")
+    report.set_defaults(func=_run_report)
+
+    show = subparsers.add_parser(
+        "show",
+        help="print traces human-readably",
+        description="Print each trace of a file or folder: summary, phases, payload, error.",
+    )
+    show.add_argument("path", metavar="PATH", help="a trace file or a folder of them")
+    show.set_defaults(func=_run_show)
+
+    for name in _EXTENSIONS:
+        try:
+            module = importlib.import_module(name)
+        except ImportError as error:
+            if not _missing_module(error, name):
+                raise
+            continue
+        module.register(subparsers)
+    return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit code."""
-    parser = argparse.ArgumentParser(prog="actiontrace")
-    sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("demo", help="run a short scripted session")
-    parser.parse_args(argv)
-    return _demo()
+    args = build_parser().parse_args(argv)
+    func: Any = args.func
+    try:
+        return int(func(args))
+    except BrokenPipeError:
+        # Output piped into `head` and the like: stop quietly. Point stdout at devnull so the
+        # interpreter's final flush does not raise again (the recipe of Python's signal docs).
+        real = sys.__stdout__
+        if real is not None and sys.stdout is real:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, real.fileno())
+        return 1
+    except KeyboardInterrupt:
+        return 130
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -5,16 +5,25 @@ from __future__ import annotations
 import traceback
 from typing import Any
 
-from .sanitize import SanitizeRules, clean_text, redact_secrets, sanitize_to_json
+from .sanitize import (
+    _SECRET_SCAN_MARGIN,
+    SanitizeRules,
+    clean_text,
+    redact_secrets,
+    sanitize_to_json,
+)
 from .types import ErrorInfo
 
-__all__ = ["MAX_CAUSE_DEPTH", "MAX_STACK_CHARS", "describe_error"]
+__all__ = ["MAX_CAUSE_DEPTH", "MAX_MESSAGE_CHARS", "MAX_STACK_CHARS", "describe_error"]
 
 MAX_CAUSE_DEPTH = 8
 """Links of a ``cause`` chain recorded before it is cut."""
 
 MAX_STACK_CHARS = 64 * 1024
 """Longest ``stack`` text kept; the end (where type and message are) is what stays."""
+
+MAX_MESSAGE_CHARS = 64 * 1024
+"""Longest ``message`` text kept; the start is what stays."""
 
 _CODE_LIMIT = 4096
 
@@ -34,7 +43,14 @@ def _message(error: object) -> str:
         return f"<unprintable {_type_name(error)} object>"
     if not isinstance(text, str):  # pragma: no cover - str() always returns a str
         return f"<unprintable {_type_name(error)} object>"
-    return redact_secrets(clean_text(text)) if text else "Unknown error"
+    if not text:
+        return "Unknown error"
+    if len(text) <= MAX_MESSAGE_CHARS:
+        return redact_secrets(clean_text(text))
+    # Redact before clipping (a secret across the clip point is seen whole), on a bounded window.
+    head = redact_secrets(clean_text(text[: MAX_MESSAGE_CHARS + _SECRET_SCAN_MARGIN]))
+    head = head[:MAX_MESSAGE_CHARS]
+    return f"{head}...[Truncated: {max(len(text) - len(head), 1)} more chars]"
 
 
 def _stack(error: object, chain: bool) -> str | None:
@@ -44,10 +60,12 @@ def _stack(error: object, chain: bool) -> str | None:
         text = "".join(traceback.format_exception(error, chain=chain))
     except Exception:
         text = f"{_type_name(error)}: {_message(error)}\n"
-    if len(text) > MAX_STACK_CHARS:
-        cut = len(text) - MAX_STACK_CHARS
-        text = f"[Truncated: {cut} chars]...{text[cut:]}"
-    return redact_secrets(clean_text(text))
+    if len(text) <= MAX_STACK_CHARS:
+        return redact_secrets(clean_text(text))
+    # Redact before clipping (a secret across the clip point is seen whole), on a bounded window.
+    tail = redact_secrets(clean_text(text[-(MAX_STACK_CHARS + _SECRET_SCAN_MARGIN) :]))
+    tail = tail[-MAX_STACK_CHARS:]
+    return f"[Truncated: {max(len(text) - len(tail), 1)} chars]...{tail}"
 
 
 def _code(error: object, rules: SanitizeRules) -> Any:

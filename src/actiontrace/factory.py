@@ -17,7 +17,7 @@ _LOGGER_METHODS = ("debug", "info", "warning", "error")
 
 @runtime_checkable
 class LoggerLike(Protocol):
-    """Anything with callable ``debug``, ``info``, ``warning`` and ``error`` (a ``logging.Logger``)."""
+    """Anything with callable ``debug``, ``info``, ``warning`` and ``error`` methods."""
 
     def debug(self, msg: str, /, *args: Any, **kwargs: Any) -> Any: ...  # noqa: D102
     def info(self, msg: str, /, *args: Any, **kwargs: Any) -> Any: ...  # noqa: D102
@@ -26,7 +26,7 @@ class LoggerLike(Protocol):
 
 
 def ensure_logger(logger: object, argument: str = "logger") -> LoggerLike:
-    """Return ``logger``, or the ``actiontrace`` logger for ``None``; reject objects lacking the API."""
+    """Return ``logger`` (``None``: the ``actiontrace`` logger); reject one lacking the API."""
     if logger is None:
         return logging.getLogger("actiontrace")
     missing = [name for name in _LOGGER_METHODS if not callable(getattr(logger, name, None))]
@@ -111,6 +111,6 @@ class ActionExecutionTraceFactory:
         if _is_blank(actor_id):
             raise InvalidArgumentError("actor_id must be a non-blank string")
         action_id = turn_action.get("actionDefinitionId")
-        if _is_blank(action_id):
+        if not isinstance(action_id, str) or _is_blank(action_id):
             raise InvalidArgumentError("turn_action is missing actionDefinitionId")
         return self.create_trace(action_id=action_id, actor_id=actor_id, turn_action=turn_action)

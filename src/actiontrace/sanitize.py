@@ -71,7 +71,7 @@ def _make_compact_json() -> Any:
     make = getattr(json.encoder, "c_make_encoder", None)
     if make is None:  # pragma: no cover - CPython always has the C accelerator
         return _ENCODER.encode
-    quote = json.encoder.encode_basestring  # type: ignore[attr-defined]
+    quote = json.encoder.encode_basestring
     encoder = make(None, _no_default, quote, None, ":", ",", False, False, False)
 
     def compact_json(value: Any) -> str:
@@ -90,6 +90,9 @@ compact_json = _make_compact_json()
 _WORD_RE = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|[0-9]+|[^\W\dA-Za-z_]+")
 _SEPARATORS_RE = re.compile(r"[_\-. ]+")
 _CACHE_LIMIT = 4096
+# Keys longer than this are not field names: matching their words would cost time in proportion
+# to the key, so they count as sensitive outright (their value is redacted, never leaked).
+_MAX_MATCHED_KEY_CHARS = 4 * _MAX_KEY_CHARS
 
 
 def _words(name: str) -> list[str]:
@@ -114,7 +117,15 @@ def _field_names(value: Iterable[str] | None, argument: str) -> tuple[str, ...]:
 class SanitizeRules:
     """A compiled set of sensitive and safe field names; immutable and shared between traces."""
 
-    __slots__ = ("_cache", "_keys", "_safe", "_sensitive", "safe_fields", "sensitive_fields")
+    __slots__ = (
+        "_cache",
+        "_keys",
+        "_longest",
+        "_safe",
+        "_sensitive",
+        "safe_fields",
+        "sensitive_fields",
+    )
 
     def __init__(
         self, sensitive_fields: Iterable[str] = (), safe_fields: Iterable[str] = ()
@@ -129,12 +140,13 @@ class SanitizeRules:
             if joined:
                 targets.update((joined, joined + "s", joined + "es"))
         self._sensitive = frozenset(targets)
+        self._longest = max(map(len, targets))
         self._safe = frozenset(_SEPARATORS_RE.sub("", name).lower() for name in safe)
         self._cache: dict[str, bool] = {}
         self._keys: dict[str, tuple[str, bool]] = {}
 
     def key_info(self, key: str) -> tuple[str, bool]:
-        """The key as written out (clipped, secrets redacted) and whether it is sensitive."""
+        """Return the key as written out (clipped, secrets redacted) and whether it is sensitive."""
         info = self._keys.get(key)
         if info is not None:
             return info
@@ -156,20 +168,26 @@ class SanitizeRules:
         if hit is not None:
             return hit
         answer = self._match(key)
-        if len(cache) >= _CACHE_LIMIT:
-            cache.clear()
-        cache[key] = answer
+        if len(key) <= 256:  # never keep a caller's huge strings alive
+            if len(cache) >= _CACHE_LIMIT:
+                cache.clear()
+            cache[key] = answer
         return answer
 
     def _match(self, key: str) -> bool:
         if self._safe and _SEPARATORS_RE.sub("", key).lower() in self._safe:
             return False
+        if len(key) > _MAX_MATCHED_KEY_CHARS:
+            return True
         words = _words(key)
         targets = self._sensitive
+        longest = self._longest
         for start in range(len(words)):
             run = ""
             for word in words[start:]:
                 run += word
+                if len(run) > longest:  # no longer run can match: keeps the scan linear
+                    break
                 if run in targets:
                     return True
         return False
@@ -179,7 +197,9 @@ _DEFAULT_RULES = SanitizeRules()
 _RULES_CACHE: dict[tuple[tuple[str, ...], tuple[str, ...]], SanitizeRules] = {}
 
 
-def rules_for(sensitive_fields: Iterable[str] = (), safe_fields: Iterable[str] = ()) -> SanitizeRules:
+def rules_for(
+    sensitive_fields: Iterable[str] = (), safe_fields: Iterable[str] = ()
+) -> SanitizeRules:
     """Return the (cached) rules for these extra sensitive and safe field names."""
     if not sensitive_fields and not safe_fields:
         return _DEFAULT_RULES
@@ -201,8 +221,8 @@ def is_sensitive_key(
     """Whether a mapping key names a secret.
 
     Case-insensitive and word-aware: a key is sensitive when a run of its words (split at camelCase
-    and at ``_ - .`` and spaces) spells a sensitive field, optionally plural. ``safe_fields`` exempts
-    whole keys.
+    and at ``_ - .`` and spaces) spells a sensitive field, optionally plural. ``safe_fields``
+    exempts whole keys.
     """
     if not isinstance(key, str):
         return False
@@ -260,7 +280,7 @@ def _json_bytes(text: str) -> int:
 
 
 class _Walk:
-    """One sanitisation: a budget of bytes and nodes, and the containers open on the current path."""
+    """One sanitisation: a budget of bytes and nodes, and the containers open on the path."""
 
     __slots__ = ("nodes", "open", "room", "rules", "truncated")
 
@@ -326,9 +346,6 @@ class _Walk:
             keep = max(int(len(clipped) * room / size) - 1, 0)
             clipped = clipped[:keep]
             size = _json_bytes(clipped)
-        if len(clipped) == len(window) and total == len(window):
-            self.room -= size
-            return clipped
         self.truncated = True
         # ``total`` counts the original's characters; the window may have shrunk by redaction.
         more = max(total - len(clipped), 1)
@@ -336,11 +353,15 @@ class _Walk:
         return f"{clipped}...[Truncated: {more} more chars]"
 
     def key(self, key: Any) -> tuple[str, bool]:
-        """The output key for any mapping key, and whether it is sensitive."""
+        """Return the output key for any mapping key, and whether it is sensitive."""
         if type(key) is str:
             return self.rules.key_info(key)
-        if key is None or isinstance(key, (bool, int)) and not isinstance(key, Enum):
-            return self.rules.key_info(json.dumps(int(key) if type(key) is not bool else key))
+        if key is None or isinstance(key, bool):
+            return self.rules.key_info(json.dumps(key))  # as json.dumps writes such keys
+        if isinstance(key, int) and not isinstance(key, Enum):
+            number = int.__index__(key)
+            bits = number.bit_length()
+            return self.rules.key_info(str(number) if bits <= 4096 else f"<int: {bits} bits>")
         if isinstance(key, float):
             text = repr(float(key)) if math.isfinite(key) else _non_finite(key)
             return self.rules.key_info(text)
@@ -348,7 +369,7 @@ class _Walk:
             return self.key(_enum_value(key))
         if isinstance(key, str):
             return self.rules.key_info(str.__str__(key))
-        return _type_marker(key), False
+        return self.rules.key_info(_type_marker(key))[0], False  # clipped like any key
 
     def enter(self, container: object, depth: int) -> str | None:
         if depth >= MAX_DEPTH:
@@ -404,13 +425,12 @@ class _Walk:
                         out[name] = REDACTED
                         room -= len(name) + 17
                 elif kind is str and len(item) <= 1024:
-                    if not item.isascii():
-                        item = clean_text(item)
-                    if "eyJ" in item or "-----BEGIN" in item or len(item) >= 23:
-                        item = redact_secrets(item)
-                    out[name] = item
-                    room -= len(name) + len(item) + 6
-                elif kind is int and item.bit_length() <= 64 or kind is bool or item is None:
+                    text = item if item.isascii() else clean_text(item)
+                    if "eyJ" in text or "-----BEGIN" in text or len(text) >= 23:
+                        text = redact_secrets(text)
+                    out[name] = text
+                    room -= len(name) + len(text) + 6
+                elif (kind is int and item.bit_length() <= 64) or kind is bool or item is None:
                     out[name] = item
                     room -= len(name) + 26
                 elif kind is dict:
@@ -456,14 +476,13 @@ class _Walk:
                 count += 1
                 kind = type(item)
                 if kind is str and not redact and len(item) <= 1024:
-                    if not item.isascii():
-                        item = clean_text(item)
-                    if "eyJ" in item or "-----BEGIN" in item or len(item) >= 23:
-                        item = redact_secrets(item)
-                    append(item)
-                    room -= len(item) + 3
+                    text = item if item.isascii() else clean_text(item)
+                    if "eyJ" in text or "-----BEGIN" in text or len(text) >= 23:
+                        text = redact_secrets(text)
+                    append(text)
+                    room -= len(text) + 3
                 elif not redact and (
-                    kind is int and item.bit_length() <= 64 or kind is bool or item is None
+                    (kind is int and item.bit_length() <= 64) or kind is bool or item is None
                 ):
                     append(item)
                     room -= 22
@@ -484,16 +503,30 @@ class _Walk:
             converted = _convert(value)
         except Exception:
             converted = _type_marker(value)
-        if converted is _MAPPING:
+        if converted is _MAPPING or converted is _SEQUENCE or converted is _SET:
+            # Subclasses and other containers may fail anywhere: a failure cuts this container
+            # alone (with a marker), never its siblings.
             try:
                 size: int | None = len(value)
             except Exception:
                 size = None
-            return self.mapping(value, _safe_items(value), size, depth, redact)
-        if converted is _SEQUENCE:
-            return self.sequence(value, value, len(value), depth, redact)
-        if converted is _SET:
-            return self.sequence(value, _set_items(value), len(value), depth, redact)
+            try:
+                items = (
+                    iter(value.items())
+                    if converted is _MAPPING
+                    else iter(value)
+                    if converted is _SEQUENCE
+                    else _set_items(value, size)
+                )
+            except Exception:
+                self.truncated = True
+                if converted is _MAPPING:
+                    items = iter(((TRUNCATED_KEY, "unreadable entries"),))
+                else:
+                    items = iter(("[Truncated: unreadable items]",))
+            if converted is _MAPPING:
+                return self.mapping(value, items, size, depth, redact)
+            return self.sequence(value, items, size, depth, redact)
         if converted is _DATACLASS:
             fields = dataclasses.fields(value)
             pairs = ((f.name, getattr(value, f.name)) for f in fields)
@@ -534,8 +567,8 @@ def _convert(value: Any) -> Any:
         return _enum_value(value)
     if isinstance(value, str):
         return str.__str__(value)
-    if isinstance(value, bool):
-        return bool(value)
+    if isinstance(value, bool):  # only an object faking its __class__ gets here
+        return int.__bool__(value)
     if isinstance(value, int):
         return int.__index__(value)
     if isinstance(value, float):
@@ -559,12 +592,8 @@ def _convert(value: Any) -> Any:
     return _type_marker(value)
 
 
-def _safe_items(value: Mapping[Any, Any]) -> Iterable[tuple[Any, Any]]:
-    return iter(value.items())
-
-
-def _set_items(value: set[Any] | frozenset[Any]) -> Iterable[Any]:
-    if len(value) <= 10_000:
+def _set_items(value: set[Any] | frozenset[Any], size: int | None) -> Iterable[Any]:
+    if size is not None and size <= 10_000:
         try:
             return sorted(value)
         except Exception:
@@ -597,7 +626,9 @@ def sanitize_to_json(
         size = len(text) if text.isascii() else len(text.encode("utf-8"))
         if size <= max_bytes:
             return clean, text, size, walk.truncated
-        room -= size - max_bytes + _MARKER_RESERVE
+        # Escapes made the estimate short by a factor: shrink the room by that factor, so the
+        # retry keeps about as much as fits instead of almost nothing.
+        room = room * max_bytes // size - _MARKER_RESERVE
     clean = "[Truncated: payload too large]"
     text = json.dumps(clean)
     return clean, text, len(text), True

@@ -42,7 +42,7 @@ _TURN_KEYS = ("actionDefinitionId", "commandString", "parameters")
 
 
 def now_ms() -> float:
-    """The trace clock: ``time.perf_counter_ns()`` in milliseconds (one clock per process)."""
+    """Return the trace clock: ``time.perf_counter_ns()`` in milliseconds (one per process)."""
     return _perf_ns() / 1_000_000
 
 
@@ -61,7 +61,7 @@ def format_created_at(epoch_ns: int) -> str:
 
 
 _dumps = compact_json
-_quote = json.encoder.encode_basestring  # type: ignore[attr-defined]
+_quote = json.encoder.encode_basestring
 
 
 def _number(value: float | int | None) -> str:
@@ -82,23 +82,27 @@ def _turn_action_json(turn_action: Mapping[Any, Any], rules: SanitizeRules) -> s
         "commandString": _read(turn_action, "commandString"),
         "parameters": _read(turn_action, "parameters"),
     }
+    present = 0
     for key in _TURN_KEYS:
         if record[key] is _MISSING:
             record[key] = None
+        else:
+            present += 1
     if record["parameters"] is None:
         record["parameters"] = {}
-    if len(turn_action) > len(_TURN_KEYS):
-        try:
+    try:
+        # Other keys (``targetId``...) are kept too; skip the walk when there can be none.
+        if len(turn_action) > present:
             for key, value in turn_action.items():
                 if key not in record:
                     record[key] = value
-        except Exception:
-            pass
+    except Exception:
+        pass
     return sanitize_to_json(record, rules, MAX_PAYLOAD_SIZE)[1]
 
 
 def _after(start: float, end: float) -> float:
-    """A completed trace's duration is > 0 even on a coarse clock."""
+    """Return ``end``, or just after ``start``: a completed trace's duration is > 0."""
     return end if end > start else math.nextafter(start, math.inf)
 
 
@@ -193,7 +197,7 @@ class ActionExecutionTrace:
     # -- captures ----------------------------------------------------------------------------------
 
     def capture_dispatch_start(self) -> None:
-        """Record the start of dispatch: the trace's ``startTime`` and wall-clock ``startEpochNs``."""
+        """Record the start of dispatch: ``startTime`` and the wall-clock ``startEpochNs``."""
         if self._start is not None:
             raise TraceStateError("Dispatch already started for this trace")
         _set_epoch(self, _wall_ns())
@@ -214,7 +218,10 @@ class ActionExecutionTrace:
         _set_payload_at(self, _perf_ns() / 1_000_000)
 
     def capture_dispatch_result(self, result: Mapping[str, Any]) -> None:
-        """Record the dispatch result (``success``, optional ``timestamp`` and ``metadata``); ends timing."""
+        """Record the dispatch result (``success``, optional ``timestamp``, ``metadata``).
+
+        Ends timing.
+        """
         if not isinstance(result, Mapping):
             raise InvalidArgumentError("capture_dispatch_result requires a result mapping")
         if self._start is None:
@@ -299,7 +306,7 @@ class ActionExecutionTrace:
 
     @property
     def status(self) -> ExecutionStatus:
-        """error > success/failed (by the result) > in_progress once started > pending."""
+        """Return where the trace stands: error > success/failed > in_progress > pending."""
         if self._error is not None:
             return ExecutionStatus.ERROR
         if self._success is not None:
@@ -309,7 +316,7 @@ class ActionExecutionTrace:
         return ExecutionStatus.PENDING
 
     def get_execution_phases(self) -> list[PhaseRecord]:
-        """A fresh list of the phase records, in capture order."""
+        """Return a fresh list of the phase records, in capture order."""
         phases: list[PhaseRecord] = []
         if self._start is None:
             return phases
@@ -379,7 +386,7 @@ class ActionExecutionTrace:
         return {"success": self._success, "timestamp": timestamp}
 
     def to_dict(self) -> TraceDict:
-        """A new JSON-compatible dict in the on-disk format (camelCase keys)."""
+        """Return a new JSON-compatible dict in the on-disk format (camelCase keys)."""
         result: DispatchResult | None = None
         head = self._result_head()
         if head is not None:
@@ -401,7 +408,7 @@ class ActionExecutionTrace:
         }
 
     def to_json(self, indent: int | str | None = None) -> str:
-        """The trace as JSON text (always valid JSON: never NaN or Infinity)."""
+        """Return the trace as JSON text (always valid JSON: never NaN or Infinity)."""
         if indent is not None:
             return json.dumps(self.to_dict(), indent=indent, ensure_ascii=False, allow_nan=False)
         # Hot path of every writer: the captured parts are already compact JSON, and the rest is

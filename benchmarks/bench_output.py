@@ -1,0 +1,193 @@
+"""Output service speed (issue 3): the caller's enqueue cost, and the writer's throughput to disk.
+
+1. ``write_trace`` enqueue cost on the caller's thread, per call, with the writer running and
+   writing at the same time (median and p99 over every call of several rounds).
+2. Writer throughput to JSON Lines: completed ``ActionExecutionTrace`` objects, timed from the first
+   enqueue to the return of ``flush()``; the queue is sized to hold the burst, so nothing drops.
+   Target: >= 20,000 traces/s on this 2-core machine.
+3. The same rate held steadily: a producer paced at 20,000 traces/s for a while, default queue
+   (10,000); target: nothing dropped.
+4. For comparison (ratios to 2): JSON Lines with ``compress_rotated`` (small files, so many
+   rotations are gzipped on the writer thread), and ``format="json"`` (one file per trace).
+"""
+
+from __future__ import annotations
+
+import statistics
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from _common import Row, header, percentile, pick, print_table
+from actiontrace import ActionExecutionTrace, ActionTraceOutputService
+
+TARGET_RATE = 20_000.0
+TURN_ACTION: dict[str, Any] = {
+    "actionDefinitionId": "core:go",
+    "commandString": "go north",
+    "parameters": {"direction": "north"},
+}
+
+
+def completed_trace(n: int) -> ActionExecutionTrace:
+    """A completed trace like the processor makes: start, a small payload, a result."""
+    trace = ActionExecutionTrace(
+        action_id="core:go", actor_id=f"player-{n % 8}", turn_action=TURN_ACTION
+    )
+    trace.capture_dispatch_start()
+    trace.capture_event_payload(
+        {"eventName": "core:attempt_action", "actorId": f"player-{n % 8}", "turn": n}
+    )
+    trace.capture_dispatch_result({"success": n % 10 != 0})
+    return trace
+
+
+def enqueue_cost(traces: list[ActionExecutionTrace], rounds: int) -> tuple[float, float, int]:
+    """Median and p99 ns of one ``write_trace`` call, and the traces dropped meanwhile."""
+    samples: list[int] = []
+    clock = time.perf_counter_ns
+    dropped = 0
+    with tempfile.TemporaryDirectory() as folder:
+        service = ActionTraceOutputService(folder, max_queue_size=len(traces) + 1)
+        write = service.write_trace
+        append = samples.append
+        for _ in range(rounds):
+            for trace in traces:
+                start = clock()
+                write(trace)
+                append(clock() - start)
+            service.flush(60)
+        dropped = service.stats["dropped"]
+        service.close()
+    return statistics.median(samples), percentile(samples, 0.99), dropped
+
+
+def throughput(
+    traces: list[ActionExecutionTrace], repeats: int, **options: Any
+) -> tuple[float, int]:
+    """Median traces/s from the first enqueue to ``flush()`` returning; total dropped+failed."""
+    rates: list[float] = []
+    lost = 0
+    for _ in range(repeats):
+        with tempfile.TemporaryDirectory() as folder:
+            service = ActionTraceOutputService(
+                Path(folder) / "out", max_queue_size=len(traces) + 1, **options
+            )
+            write = service.write_trace
+            start = time.perf_counter()
+            for trace in traces:
+                write(trace)
+            done = service.flush(120)
+            elapsed = time.perf_counter() - start
+            service.close()
+            stats = service.stats
+            lost += stats["dropped"] + stats["failed"] + (0 if done else 1)
+            rates.append(len(traces) / elapsed)
+    return statistics.median(rates), lost
+
+
+def paced(traces: list[ActionExecutionTrace], rate: float, seconds: float) -> tuple[float, int]:
+    """Write at ``rate`` traces/s for ``seconds`` with the default queue; achieved rate, dropped."""
+    batch = 200
+    interval = batch / rate
+    sent = 0
+    with tempfile.TemporaryDirectory() as folder:
+        service = ActionTraceOutputService(folder)
+        write = service.write_trace
+        start = time.perf_counter()
+        next_at = start
+        while time.perf_counter() - start < seconds:
+            for index in range(batch):
+                write(traces[(sent + index) % len(traces)])
+            sent += batch
+            next_at += interval
+            pause = next_at - time.perf_counter()
+            if pause > 0:
+                time.sleep(pause)
+        service.flush(60)
+        elapsed = time.perf_counter() - start
+        service.close()
+        dropped = service.stats["dropped"]
+    return sent / elapsed, dropped
+
+
+def timed(label: str, work: Callable[[], Any]) -> Any:
+    started = time.perf_counter()
+    result = work()
+    print(f"   ({label}: {time.perf_counter() - started:.1f} s)")
+    return result
+
+
+def main() -> None:
+    header("output service: enqueue cost and writer throughput")
+    count = pick(40_000, 400)
+    traces = timed("building traces", lambda: [completed_trace(n) for n in range(count)])
+
+    median, p99, dropped = enqueue_cost(traces[: pick(20_000, 200)], rounds=pick(5, 1))
+    print_table(
+        "write_trace on the caller's thread (writer running)",
+        [
+            Row(
+                "write_trace enqueue (median)",
+                median / 1000,
+                "µs",
+                target="< 5 µs",
+                ok=median < 5000,
+            ),
+            Row("write_trace enqueue (p99)", p99 / 1000, "µs", target="< 50 µs", ok=p99 < 50_000),
+            Row("dropped while measuring", dropped, "traces", target="0", ok=dropped == 0),
+        ],
+    )
+
+    repeats = pick(3, 1)
+    jsonl_rate, jsonl_lost = throughput(traces, repeats)
+    gz_rate, gz_lost = throughput(
+        traces, repeats, compress_rotated=True, max_file_bytes=4 * 1024 * 1024
+    )
+    json_traces = traces[: pick(4_000, 100)]
+    json_rate, json_lost = throughput(json_traces, repeats, format="json")
+    steady_rate, steady_dropped = paced(traces, TARGET_RATE, seconds=pick(3, 0.2))
+    print_table(
+        "writer throughput, first enqueue to flush() return",
+        [
+            Row(
+                "JSON Lines writer throughput",
+                jsonl_rate,
+                "traces/s",
+                ratio=1.0,
+                target=">= 20,000/s",
+                ok=jsonl_rate >= TARGET_RATE and jsonl_lost == 0,
+            ),
+            Row(
+                "JSON Lines dropped or failed", jsonl_lost, "traces", target="0", ok=jsonl_lost == 0
+            ),
+            Row("paced at 20,000/s, default queue: rate", steady_rate, "traces/s"),
+            Row(
+                "paced at 20,000/s, default queue: dropped",
+                steady_dropped,
+                "traces",
+                target="0",
+                ok=steady_dropped == 0,
+            ),
+            Row(
+                "JSON Lines + compress_rotated (4 MB files)",
+                gz_rate,
+                "traces/s",
+                ratio=gz_rate / jsonl_rate,
+                ok=None if gz_lost == 0 else False,
+            ),
+            Row(
+                "format=json, one file per trace",
+                json_rate,
+                "traces/s",
+                ratio=json_rate / jsonl_rate,
+                ok=None if json_lost == 0 else False,
+            ),
+        ],
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,180 @@
+"""Reading and aggregating traces for the report and the HTML page (issue 7), and the page's size.
+
+100,000 real traces (``ActionExecutionTrace.to_json()``: 8 actors, 6 actions, ~10 % failed, ~3 %
+errors, every 4th one a child of the one before) in one JSON Lines file, then, median of repeats:
+
+1. read only (``scan_traces``), for scale;
+2. read + report aggregation (``report_path``): the target, >= 50,000 traces/s;
+3. report aggregation alone over traces already parsed (``build_report``): its share of (2);
+4. read + report + page aggregation (``page_data``): what ``report --html`` does;
+5. the HTML page for those traces: its size (target < 5 MB) and, when the system Chromium is
+   there, the time to open and draw it (target < 3 s).
+"""
+
+from __future__ import annotations
+
+import inspect
+import os
+import random
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from _common import Row, header, is_quick, pick, print_table
+from actiontrace import ActionExecutionTrace
+from actiontrace.analysis.html import page_data, render_page
+from actiontrace.analysis.report import build_report, report_path
+from actiontrace.output.reader import read_traces, scan_traces
+
+ACTIONS = ("core:go", "core:take", "core:look", "core:talk", "core:attack", "magic:cast")
+TARGET_RATE = 50_000
+TARGET_BYTES = 5 * 1024 * 1024
+TARGET_OPEN_S = 3.0
+
+
+def write_traces(path: Path, count: int) -> None:
+    rng = random.Random(7)
+    # Linked traces (SPEC §9.1) where this version has them.
+    linking = "parent" in inspect.signature(ActionExecutionTrace).parameters
+    with path.open("w", encoding="utf-8") as handle:
+        parent: ActionExecutionTrace | None = None
+        for n in range(count):
+            action = ACTIONS[n % len(ACTIONS)]
+            kwargs: dict[str, Any] = {}
+            if linking and n % 4 and parent is not None:
+                kwargs["parent"] = parent
+            trace = ActionExecutionTrace(
+                action_id=action,
+                actor_id=f"actor-{n % 8}",
+                turn_action={"actionDefinitionId": action, "commandString": f"{action} {n}"},
+                **kwargs,
+            )
+            trace.capture_dispatch_start()
+            trace.capture_event_payload({"turn": n, "room": f"room-{n % 50}", "items": [1, 2, 3]})
+            roll = rng.random()
+            if roll < 0.03:
+                trace.capture_error(ValueError(f"bad move {n}"))
+            else:
+                trace.capture_dispatch_result({"success": roll > 0.13})
+            handle.write(trace.to_json() + "\n")
+            if n % 4 == 0:
+                parent = trace
+
+
+def best_of(fn: Callable[[], object], repeats: int) -> float:
+    """Median seconds of ``repeats`` runs."""
+    runs = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        runs.append(time.perf_counter() - start)
+    return statistics.median(runs)
+
+
+def aggregate_only(folder: Path, repeats: int) -> float:
+    """Median seconds of ``build_report`` over traces parsed beforehand."""
+    parsed = list(read_traces(folder))
+    return best_of(lambda: build_report(parsed), repeats)
+
+
+def open_seconds(page: Path) -> float | None:
+    browser_path = os.environ.get("ACTIONTRACE_CHROMIUM") or shutil.which("chromium")
+    if browser_path is None or is_quick():
+        return None
+    from playwright.sync_api import sync_playwright
+
+    args = ["--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu", "--no-first-run"]
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=browser_path, args=args)
+        try:
+            runs = []
+            for _ in range(pick(3, 1)):
+                tab = browser.new_page(viewport={"width": 1366, "height": 900})
+                start = time.perf_counter()
+                tab.goto(page.as_uri())
+                tab.wait_for_selector("body[data-rendered]", timeout=60_000)
+                runs.append(time.perf_counter() - start)
+                tab.close()
+            return statistics.median(runs)
+        finally:
+            browser.close()
+
+
+def main() -> None:
+    header("report and HTML page: read + aggregate")
+    count = pick(100_000, 2_000)
+    repeats = pick(3, 1)
+    with tempfile.TemporaryDirectory() as temp:
+        folder = Path(temp) / "traces"
+        folder.mkdir()
+        source = folder / "traces.jsonl"
+        began = time.perf_counter()
+        write_traces(source, count)
+        print(
+            f"   {count:,} traces, {source.stat().st_size / 1e6:.1f} MB of JSON Lines "
+            f"(written in {time.perf_counter() - began:.1f} s)"
+        )
+
+        read_s = best_of(lambda: sum(1 for _ in scan_traces(folder)), repeats)
+        report_s = best_of(lambda: report_path(folder), repeats)
+        aggregate_s = aggregate_only(folder, repeats)
+        page_s = best_of(lambda: page_data(folder), repeats)
+        html = render_page(page_data(folder))
+        page_file = Path(temp) / "report.html"
+        page_file.write_text(html, encoding="utf-8")
+        size = len(html.encode("utf-8"))
+        opened = open_seconds(page_file)
+
+    report_rate = count / report_s
+    rows = [
+        Row("read only (scan_traces)", count / read_s, "traces/s"),
+        Row(
+            "read + report aggregation (report_path)",
+            report_rate,
+            "traces/s",
+            target=f">= {TARGET_RATE:,}/s",
+            ok=report_rate >= TARGET_RATE,
+        ),
+        Row(
+            "report aggregation alone (build_report)",
+            count / aggregate_s,
+            "traces/s",
+            ratio=aggregate_s / report_s,
+        ),
+        Row("read + report + page aggregation (page_data)", count / page_s, "traces/s"),
+    ]
+    print_table(f"Reading and aggregating {count:,} traces (median of {repeats})", rows)
+    page_rows = [
+        Row(
+            f"HTML report size, {count:,} traces",
+            size / 1024 / 1024,
+            "MB",
+            target="< 5 MB",
+            ok=size < TARGET_BYTES,
+        )
+    ]
+    if opened is None:
+        print("   (no system Chromium, or quick mode: page open time not measured)")
+    else:
+        page_rows.append(
+            Row(
+                "HTML report open + draw in Chromium",
+                opened,
+                "s",
+                target="< 3 s",
+                ok=opened < TARGET_OPEN_S,
+            )
+        )
+    print_table("The HTML page", page_rows)
+    if is_quick():
+        print("   quick mode: figures are meaningless")
+    sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    main()

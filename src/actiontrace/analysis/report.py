@@ -1,0 +1,630 @@
+"""The report: per-action counts and latencies, error types and the slowest traces (SPEC §7).
+
+``build_report(records)`` aggregates any iterable of records (objects with a ``trace`` dict and the
+``file`` it came from, as ``scan_traces`` yields them, or bare trace dicts) in one streaming pass.
+Memory is bounded by the number of distinct actions, error types and operations, plus the latency
+samples kept per action:
+
+* latencies are exact for up to ``max_samples`` (default 100,000) traces per action; past that the
+  samples become a uniform reservoir of that size (Vitter's algorithm R with a fixed seed, so a
+  report is reproducible) and the percentiles are estimates. ``max`` is always exact.
+* percentiles use the **nearest-rank** method: p-th percentile = the smallest sample that at least
+  p % of the samples are less than or equal to (``sorted[ceil(p / 100 * n) - 1]``), so every
+  figure is a duration that really occurred.
+
+Per-action figures count execution traces only (``metadata.traceType`` ``"execution"`` or absent);
+structured traces (SPEC §9.3) feed the per-operation table instead.
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+import random
+from array import array
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any, TypedDict
+
+from ..errors import InvalidArgumentError
+from ..output.reader import ReadStats, scan_traces
+from ..sanitize import compact_json
+from .show import printable
+
+__all__ = [
+    "DEFAULT_MAX_SAMPLES",
+    "DEFAULT_SLOWEST",
+    "ActionStats",
+    "ErrorTypeStats",
+    "OperationStats",
+    "Report",
+    "ReportBuilder",
+    "SlowTrace",
+    "add_read_stats",
+    "build_report",
+    "percentile",
+    "render_report",
+    "report_path",
+]
+
+DEFAULT_MAX_SAMPLES = 100_000
+"""Latency samples kept exactly per action (and per operation) before reservoir sampling starts."""
+
+DEFAULT_SLOWEST = 10
+"""How many of the slowest traces a report lists."""
+
+EXAMPLE_CHARS = 200
+"""Longest example message kept per error type."""
+
+WIDTH = 100
+"""Columns the text report fits in."""
+
+MISSING_GROUP = "(none)"
+"""Group of a trace that lacks the ``group_by`` metadata key."""
+
+_EXECUTION_TYPES = (None, "execution")
+_STATUS_KEYS = {
+    "success": "success",
+    "failed": "failed",
+    "error": "error",
+    "pending": "pending",
+    "in_progress": "inProgress",
+}
+
+
+class ActionStats(TypedDict):
+    """One row of the per-action table (``report["actions"][action_id]``); latencies in ms."""
+
+    count: int
+    success: int
+    failed: int
+    error: int
+    pending: int
+    inProgress: int
+    unknown: int
+    p50: float | None
+    p95: float | None
+    p99: float | None
+    max: float | None
+
+
+class ErrorTypeStats(TypedDict):
+    """``report["errorTypes"][type]``: how often it occurred and the first message seen."""
+
+    count: int
+    example: str
+
+
+class SlowTrace(TypedDict, total=False):
+    """One of ``report["slowest"]``: ``actionId``, ``actorId``, ``duration`` (ms), ``file``, ..."""
+
+    actionId: str
+    actorId: str
+    duration: float
+    status: str
+    file: str
+    line: int
+    traceId: str
+
+
+class OperationStats(TypedDict):
+    """``report["operations"][operation]``: spans of structured traces (SPEC §9.3); ms."""
+
+    count: int
+    mean: float | None
+    p95: float | None
+    max: float | None
+    errors: int
+
+
+class Report(TypedDict, total=False):
+    """What ``build_report`` returns: SPEC §7's object plus a few more keys."""
+
+    total: int
+    traceTypes: dict[str, int]
+    actions: dict[str, ActionStats]
+    errorTypes: dict[str, ErrorTypeStats]
+    slowest: list[SlowTrace]
+    operations: dict[str, OperationStats]
+    groupBy: str
+    groups: dict[str, dict[str, ActionStats]]
+    files: int
+    corrupt: int
+    torn: int
+    unreadable: int
+
+
+def percentile(sorted_values: Any, p: float) -> float | None:
+    """Nearest-rank ``p``-th percentile (0 < p <= 100) of ascending values; ``None`` when empty."""
+    n = len(sorted_values)
+    if n == 0:
+        return None
+    rank = max(1, math.ceil(p / 100 * n))
+    return float(sorted_values[min(rank, n) - 1])
+
+
+class _Latencies:
+    """Latency samples of one action: exact up to ``limit``, then a seeded uniform reservoir."""
+
+    __slots__ = ("limit", "max", "rng", "samples", "seen", "total")
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.samples = array("d")  # 8 bytes per sample instead of a float object each
+        self.seen = 0
+        self.total = 0.0
+        self.max: float | None = None
+        self.rng: random.Random | None = None
+
+    def add(self, value: float) -> None:
+        self.seen += 1
+        self.total += value
+        if self.max is None or value > self.max:
+            self.max = value
+        if len(self.samples) < self.limit:
+            self.samples.append(value)
+            return
+        if self.rng is None:
+            self.rng = random.Random(0)
+        slot = self.rng.randrange(self.seen)
+        if slot < self.limit:
+            self.samples[slot] = value
+
+    def sorted(self) -> list[float]:
+        return sorted(self.samples)
+
+
+class _ActionRow:
+    __slots__ = ("counts", "latencies")
+
+    def __init__(self, limit: int) -> None:
+        self.counts = dict.fromkeys(
+            ("success", "failed", "error", "pending", "inProgress", "unknown"), 0
+        )
+        self.latencies = _Latencies(limit)
+
+    def add(self, status: str, duration: float | None) -> None:
+        self.counts[status] += 1
+        if duration is not None:
+            self.latencies.add(duration)
+
+    def result(self) -> ActionStats:
+        ordered = self.latencies.sorted()
+        counts = self.counts
+        return {
+            "count": sum(counts.values()),
+            "success": counts["success"],
+            "failed": counts["failed"],
+            "error": counts["error"],
+            "pending": counts["pending"],
+            "inProgress": counts["inProgress"],
+            "unknown": counts["unknown"],
+            "p50": percentile(ordered, 50),
+            "p95": percentile(ordered, 95),
+            "p99": percentile(ordered, 99),
+            "max": self.latencies.max,
+        }
+
+
+class _OperationRow:
+    __slots__ = ("count", "errors", "latencies")
+
+    def __init__(self, limit: int) -> None:
+        self.count = 0
+        self.errors = 0
+        self.latencies = _Latencies(limit)
+
+    def result(self) -> OperationStats:
+        lat = self.latencies
+        return {
+            "count": self.count,
+            "mean": lat.total / lat.seen if lat.seen else None,
+            "p95": percentile(lat.sorted(), 95),
+            "max": lat.max,
+            "errors": self.errors,
+        }
+
+
+def _get(mapping: object, key: str) -> Any:
+    return mapping.get(key) if isinstance(mapping, Mapping) else None
+
+
+def _text(value: object, default: str = "?") -> str:
+    return value if isinstance(value, str) and value else default
+
+
+def _number(value: object) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    return float(value) if math.isfinite(value) and value >= 0 else None
+
+
+def _status(trace: Mapping[str, Any]) -> str:
+    """Return the trace's status column; derived from result/error when ``status`` is absent."""
+    status = _get(trace.get("execution"), "status")
+    if status is None:
+        if trace.get("error") is not None:
+            return "error"
+        success = _get(trace.get("result"), "success")
+        if success is None:
+            return "unknown"
+        return "success" if success else "failed"
+    return _STATUS_KEYS.get(status, "unknown") if isinstance(status, str) else "unknown"
+
+
+def _group_value(trace: Mapping[str, Any], key: str) -> str:
+    custom = trace.get("customMetadata")
+    if not isinstance(custom, Mapping) or key not in custom:
+        return MISSING_GROUP
+    value = custom[key]
+    return value if isinstance(value, str) else compact_json(value)
+
+
+def _check(slowest: int, max_samples: int, group_by: str | None) -> None:
+    if isinstance(slowest, bool) or not isinstance(slowest, int) or slowest < 0:
+        raise InvalidArgumentError("slowest must be an int >= 0")
+    if isinstance(max_samples, bool) or not isinstance(max_samples, int) or max_samples < 1:
+        raise InvalidArgumentError("max_samples must be an int >= 1")
+    if group_by is not None and (not isinstance(group_by, str) or not group_by):
+        raise InvalidArgumentError("group_by must be a non-empty str or None")
+
+
+class ReportBuilder:
+    """The streaming aggregation behind ``build_report``: ``add()`` each trace, then ``result()``.
+
+    For callers that feed other aggregators in the same pass (the HTML report).
+    """
+
+    __slots__ = (
+        "actions",
+        "error_types",
+        "group_by",
+        "groups",
+        "limit",
+        "operations",
+        "seq",
+        "slowest",
+        "slowest_n",
+        "total",
+        "types",
+    )
+
+    def __init__(
+        self,
+        slowest: int = DEFAULT_SLOWEST,
+        group_by: str | None = None,
+        max_samples: int = DEFAULT_MAX_SAMPLES,
+    ) -> None:
+        _check(slowest, max_samples, group_by)
+        self.limit = max_samples
+        self.slowest_n = slowest
+        self.group_by = group_by
+        self.total = 0
+        self.seq = 0
+        self.types: dict[str, int] = {}
+        self.actions: dict[str, _ActionRow] = {}
+        self.groups: dict[str, dict[str, _ActionRow]] = {}
+        self.error_types: dict[str, ErrorTypeStats] = {}
+        self.operations: dict[str, _OperationRow] = {}
+        # Min-heap of (duration, -seq, entry): the root is the fastest of the slowest kept.
+        self.slowest: list[tuple[float, int, SlowTrace]] = []
+
+    def add(self, trace: object, file: str = "", line: int | None = None) -> None:
+        """Count one trace read from ``file`` (at ``line``); anything but a mapping is skipped."""
+        if not isinstance(trace, Mapping):
+            return
+        self.total += 1
+        meta = trace.get("metadata")
+        trace_type = _get(meta, "traceType")
+        type_name = trace_type if isinstance(trace_type, str) else "execution"
+        self.types[type_name] = self.types.get(type_name, 0) + 1
+        if trace_type in _EXECUTION_TYPES:
+            self._add_execution(trace, meta, file, line)
+        else:
+            self._add_operations(trace.get("spans"))
+
+    def _row(self, table: dict[str, _ActionRow], action: str) -> _ActionRow:
+        row = table.get(action)
+        if row is None:
+            row = table[action] = _ActionRow(self.limit)
+        return row
+
+    def _add_execution(
+        self, trace: Mapping[str, Any], meta: object, file: str, line: int | None
+    ) -> None:
+        action = _text(_get(meta, "actionId"))
+        status = _status(trace)
+        duration = _number(_get(trace.get("execution"), "duration"))
+        self._row(self.actions, action).add(status, duration)
+        if self.group_by is not None:
+            table = self.groups.setdefault(_group_value(trace, self.group_by), {})
+            self._row(table, action).add(status, duration)
+        error = trace.get("error")
+        if isinstance(error, Mapping):
+            kind = _text(error.get("type"), "UnknownError")
+            known = self.error_types.get(kind)
+            if known is None:
+                example = _text(error.get("message"), "")[:EXAMPLE_CHARS]
+                self.error_types[kind] = {"count": 1, "example": example}
+            else:
+                known["count"] += 1
+        if duration is not None and self.slowest_n > 0:
+            self._add_slow(meta, status, duration, (file, line))
+
+    def _add_slow(
+        self, meta: object, status: str, duration: float, where: tuple[str, int | None]
+    ) -> None:
+        self.seq += 1
+        key = (duration, -self.seq)
+        heap = self.slowest
+        if len(heap) >= self.slowest_n and key <= heap[0][:2]:
+            return
+        entry: SlowTrace = {
+            "actionId": _text(_get(meta, "actionId")),
+            "actorId": _text(_get(meta, "actorId")),
+            "duration": duration,
+            "status": status,
+            "file": where[0],
+        }
+        line = where[1]
+        if line is not None:
+            entry["line"] = line
+        trace_id = _get(meta, "traceId")
+        if isinstance(trace_id, str):
+            entry["traceId"] = trace_id
+        item = (duration, -self.seq, entry)
+        if len(heap) < self.slowest_n:
+            heapq.heappush(heap, item)
+        else:
+            heapq.heapreplace(heap, item)
+
+    def _add_operations(self, spans: object) -> None:
+        # SPEC §9.3: per-operation statistics of structured traces.
+        if not isinstance(spans, list):
+            return
+        for span in spans:
+            operation = _get(span, "operation")
+            if not isinstance(operation, str):
+                continue
+            row = self.operations.get(operation)
+            if row is None:
+                row = self.operations[operation] = _OperationRow(self.limit)
+            row.count += 1
+            duration = _number(span.get("duration"))
+            if duration is not None:
+                row.latencies.add(duration)
+            if span.get("status") == "error":
+                row.errors += 1
+
+    def result(self) -> Report:
+        """Return the report of every trace added so far."""
+        ranked = sorted(self.slowest, reverse=True)
+        report: Report = {
+            "total": self.total,
+            "traceTypes": dict(sorted(self.types.items())),
+            "actions": {name: row.result() for name, row in sorted(self.actions.items())},
+            "errorTypes": dict(
+                sorted(self.error_types.items(), key=lambda item: (-item[1]["count"], item[0]))
+            ),
+            "slowest": [entry for _, _, entry in ranked],
+            "operations": {name: row.result() for name, row in sorted(self.operations.items())},
+        }
+        if self.group_by is not None:
+            report["groupBy"] = self.group_by
+            report["groups"] = {
+                group: {name: row.result() for name, row in sorted(table.items())}
+                for group, table in sorted(self.groups.items())
+            }
+        return report
+
+
+def build_report(
+    records: Iterable[Any],
+    *,
+    slowest: int = DEFAULT_SLOWEST,
+    group_by: str | None = None,
+    max_samples: int = DEFAULT_MAX_SAMPLES,
+) -> Report:
+    """Aggregate ``records`` into a report in one streaming pass.
+
+    Each record is an object with ``trace`` (a trace dict), ``file`` and optionally ``line`` (as
+    ``scan_traces`` yields them), or a bare trace dict (``file`` then reads ``""``). ``slowest`` is
+    how many of the slowest execution traces to list; ``group_by`` names a ``customMetadata`` key
+    (SPEC §9.2) whose values split the per-action table into ``report["groups"]``.
+    """
+    builder = ReportBuilder(slowest, group_by, max_samples)
+    add = builder.add
+    for record in records:
+        if isinstance(record, Mapping):
+            add(record, "", None)
+            continue
+        line = getattr(record, "line", None)
+        add(
+            getattr(record, "trace", None),
+            str(getattr(record, "file", "")),
+            line if isinstance(line, int) else None,
+        )
+    return builder.result()
+
+
+def report_path(
+    path: str | Path,
+    *,
+    slowest: int = DEFAULT_SLOWEST,
+    group_by: str | None = None,
+    max_samples: int = DEFAULT_MAX_SAMPLES,
+) -> Report:
+    """Read every trace under ``path`` (a file or a folder) and report on them.
+
+    Adds ``files`` (trace files read), ``corrupt`` (lines that are not a trace), ``torn`` (a last
+    line cut short) and ``unreadable`` (files that could not be read), all skipped, to the report.
+    A missing path raises ``FileNotFoundError``.
+    """
+    stats = ReadStats()
+    report = build_report(
+        scan_traces(path, stats), slowest=slowest, group_by=group_by, max_samples=max_samples
+    )
+    add_read_stats(report, stats)
+    return report
+
+
+def add_read_stats(report: Report, stats: ReadStats) -> None:
+    """Add to ``report`` what reading met: ``files``, ``corrupt``, ``torn``, ``unreadable``."""
+    report["files"] = stats.files
+    report["corrupt"] = stats.corrupt
+    report["torn"] = stats.torn
+    report["unreadable"] = stats.unreadable
+
+
+# -- text ------------------------------------------------------------------------------------------
+
+
+def _fit(text: str, width: int, *, keep_end: bool = False) -> str:
+    """``text`` made terminal-safe and clipped to ``width`` with an ellipsis."""
+    text = printable(text)
+    if len(text) <= width:
+        return text
+    return "…" + text[-(width - 1) :] if keep_end else text[: width - 1] + "…"
+
+
+def _width(text: str) -> int:
+    return len(printable(text))
+
+
+def _ms(value: float | None) -> str:
+    if value is None:
+        return "-"
+    return f"{value:.3f}" if value < 100_000 else f"{value:.0f}"
+
+
+_TOTAL = "all actions"
+_COUNT_COLUMNS = (("count", 6), ("success", 8), ("failed", 7), ("error", 6))
+_LATENCY_COLUMNS = (("p50", 10), ("p95", 10), ("p99", 10), ("max", 10))
+
+
+def _action_table(actions: Mapping[str, ActionStats], title: str) -> list[str]:
+    other = any(row["pending"] + row["inProgress"] + row["unknown"] for row in actions.values())
+    columns = [*_COUNT_COLUMNS, *((("other", 6),) if other else ()), *_LATENCY_COLUMNS]
+    numeric = sum(width for _, width in columns)
+    name_width = max(len(_TOTAL), min(max(map(_width, actions), default=0), WIDTH - numeric))
+    heads = [name.rjust(width) for name, width in columns[: len(columns) - 4]]
+    heads += [f"{name} (ms)".rjust(width) for name, width in _LATENCY_COLUMNS]
+    lines = [title, "action".ljust(name_width) + "".join(heads)]
+    totals = dict.fromkeys(("count", "success", "failed", "error", "other"), 0)
+    slowest: float | None = None
+    for name, row in actions.items():
+        counts = {
+            "count": row["count"],
+            "success": row["success"],
+            "failed": row["failed"],
+            "error": row["error"],
+            "other": row["pending"] + row["inProgress"] + row["unknown"],
+        }
+        for key, value in counts.items():
+            totals[key] += value
+        if row["max"] is not None and (slowest is None or row["max"] > slowest):
+            slowest = row["max"]
+        cells = [str(counts[key]).rjust(width) for key, width in columns[: len(columns) - 4]]
+        cells += [_ms(row[key]).rjust(width) for key, width in _LATENCY_COLUMNS]  # type: ignore[literal-required]
+        lines.append(_fit(name, name_width).ljust(name_width) + "".join(cells))
+    cells = [str(totals[key]).rjust(width) for key, width in columns[: len(columns) - 4]]
+    cells += ["".rjust(width) for _, width in _LATENCY_COLUMNS[:-1]]
+    cells.append(_ms(slowest).rjust(_LATENCY_COLUMNS[-1][1]))
+    lines.append(_TOTAL.ljust(name_width) + "".join(cells))
+    return lines
+
+
+def _error_table(errors: Mapping[str, ErrorTypeStats]) -> list[str]:
+    if not errors:
+        return ["Error types: none"]
+    type_width = max(4, min(max(map(_width, errors)), 32))
+    example_width = WIDTH - type_width - 8
+    lines = ["Error types", "type".ljust(type_width) + "count".rjust(7) + " example"]
+    for kind, info in errors.items():
+        lines.append(
+            _fit(kind, type_width).ljust(type_width)
+            + str(info["count"]).rjust(7)
+            + " "
+            + _fit(info["example"], example_width)
+        )
+    return lines
+
+
+def _slowest_table(slowest: list[SlowTrace]) -> list[str]:
+    if not slowest:
+        return ["Slowest traces: none"]
+    action_width = max(6, min(max(_width(e["actionId"]) for e in slowest), 24))
+    actor_width = max(5, min(max(_width(e["actorId"]) for e in slowest), 16))
+    lines = [
+        "Slowest traces",
+        f"{'duration (ms)':>13}  {'status':<11} {'action':<{action_width}} "
+        f"{'actor':<{actor_width}} file",
+    ]
+    file_width = WIDTH - 13 - 2 - 12 - (action_width + 1) - (actor_width + 1)
+    for entry in slowest:
+        where = entry.get("file", "")
+        if "line" in entry:
+            where = f"{where}:{entry['line']}"
+        lines.append(
+            f"{_ms(entry['duration']):>13}  {_fit(entry.get('status', '?'), 11):<11} "
+            f"{_fit(entry['actionId'], action_width):<{action_width}} "
+            f"{_fit(entry['actorId'], actor_width):<{actor_width}} "
+            f"{_fit(where, file_width, keep_end=True)}"
+        )
+    return lines
+
+
+def _operation_table(operations: Mapping[str, OperationStats]) -> list[str]:
+    width = max(9, min(max(map(_width, operations)), WIDTH - 50))
+    lines = [
+        "Operations (structured traces)",
+        "operation".ljust(width)
+        + "count".rjust(8)
+        + "mean (ms)".rjust(11)
+        + "p95 (ms)".rjust(11)
+        + "max (ms)".rjust(11)
+        + "errors".rjust(8),
+    ]
+    for name, row in operations.items():
+        lines.append(
+            _fit(name, width).ljust(width)
+            + str(row["count"]).rjust(8)
+            + _ms(row["mean"]).rjust(11)
+            + _ms(row["p95"]).rjust(11)
+            + _ms(row["max"]).rjust(11)
+            + str(row["errors"]).rjust(8)
+        )
+    return lines
+
+
+def render_report(report: Report, source: str | None = None) -> str:
+    """Render the report as text for a terminal of ``WIDTH`` (100) columns.
+
+    The header states the totals (traces, files, corrupt lines skipped) so they can be checked
+    against the files; latency columns are in milliseconds and labelled so.
+    """
+    types = report.get("traceTypes", {})
+    kinds = ", ".join(f"{count} {name}" for name, count in types.items())
+    head = f"{report.get('total', 0)} traces" + (f" ({kinds})" if kinds else "")
+    if "files" in report:
+        head += f" in {report['files']} file{'' if report['files'] == 1 else 's'}"
+    title = "Trace report" + (f" for {source}" if source is not None else "")
+    lines = [_fit(title, WIDTH, keep_end=True), _fit(head, WIDTH)]
+    if "corrupt" in report:
+        lines.append(
+            f"Skipped: {report['corrupt']} corrupt lines, {report.get('torn', 0)} torn lines, "
+            f"{report.get('unreadable', 0)} unreadable files"
+        )
+    lines.append("")
+    actions = report.get("actions", {})
+    if actions:
+        lines += _action_table(actions, "Actions (execution traces)")
+    else:
+        lines.append("Actions: no execution traces")
+    for group, table in report.get("groups", {}).items():
+        lines += ["", *_action_table(table, _fit(f"{report.get('groupBy')} = {group}", WIDTH))]
+    if report.get("operations"):
+        lines += ["", *_operation_table(report["operations"])]
+    lines += ["", *_error_table(report.get("errorTypes", {}))]
+    lines += ["", *_slowest_table(report.get("slowest", []))]
+    return "\n".join(lines)

@@ -1,0 +1,45 @@
+"""What is being traced in the current context (``contextvars``: per thread and per asyncio task).
+
+The processor makes its trace current while an action's handlers run, so an action dispatched from
+inside them becomes its child (SPEC §9.1); a structured trace and its open span are current in the
+same way, so ``actiontrace.span()`` nests where it is called (SPEC §9.3). New threads and executor
+workers start with an empty context: they inherit nothing unless the caller passes it on itself
+(``contextvars.copy_context().run``).
+"""
+
+from __future__ import annotations
+
+from contextvars import ContextVar, Token
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .structured import Span, StructuredTrace
+    from .trace import ActionExecutionTrace
+
+__all__ = ["current_trace", "reset_current", "set_current"]
+
+CURRENT_TRACE: ContextVar[ActionExecutionTrace | None] = ContextVar(
+    "actiontrace_current_trace", default=None
+)
+# (structured trace, its innermost open span here — or None when none is open yet)
+ACTIVE_SPAN: ContextVar[tuple[StructuredTrace, Span | None] | None] = ContextVar(
+    "actiontrace_active_span", default=None
+)
+
+
+def current_trace() -> ActionExecutionTrace | None:
+    """The execution trace being dispatched in the current context, or ``None``."""
+    return CURRENT_TRACE.get()
+
+
+def set_current(trace: ActionExecutionTrace | None) -> Token[ActionExecutionTrace | None]:
+    """Make ``trace`` current; hand the token to ``reset_current`` when its dispatch ends."""
+    return CURRENT_TRACE.set(trace)
+
+
+def reset_current(token: Token[Any]) -> None:
+    """Undo ``set_current``; tolerant of a token made in another context."""
+    try:
+        CURRENT_TRACE.reset(token)
+    except ValueError:
+        CURRENT_TRACE.set(token.old_value if token.old_value is not Token.MISSING else None)

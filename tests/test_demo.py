@@ -1,0 +1,134 @@
+"""The demo session: real pipeline, some failures and errors, secrets redacted, replayable."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from actiontrace import InvalidArgumentError
+from actiontrace.demo import DemoResult, run_demo
+
+
+def lines_of(files: tuple[Path, ...]) -> list[dict[str, Any]]:
+    traces = []
+    for file in files:
+        with file.open(encoding="utf-8") as handle:
+            traces.extend(json.loads(line) for line in handle if line.strip())
+    return traces
+
+
+def outcomes(result: DemoResult) -> list[tuple[str, str, str]]:
+    return [
+        (t["metadata"]["actionId"], t["metadata"]["actorId"], t["execution"]["status"])
+        for t in lines_of(result.files)
+    ]
+
+
+@pytest.fixture(scope="module")
+def session(tmp_path_factory: pytest.TempPathFactory) -> DemoResult:
+    return run_demo(tmp_path_factory.mktemp("demo"), seed=11, turns=60)
+
+
+def test_demo_report_counts_equal_the_lines_in_the_files(session: DemoResult) -> None:
+    traces = lines_of(session.files)
+    report = session.report
+    assert report["total"] == len(traces) == session.dispatched == 240
+    assert report["files"] == len(session.files) >= 1
+    assert report["corrupt"] == 0 and report["torn"] == 0
+    assert sum(row["count"] for row in report["actions"].values()) == len(traces)
+    for action, row in report["actions"].items():
+        mine = [t for t in traces if t["metadata"]["actionId"] == action]
+        assert row["count"] == len(mine)
+        for status in ("success", "failed", "error"):
+            assert row[status] == sum(t["execution"]["status"] == status for t in mine)  # type: ignore[literal-required]
+
+
+def test_demo_has_successes_failures_and_errors_of_many_actions(session: DemoResult) -> None:
+    report = session.report
+    assert set(report["actions"]) == {
+        "core:go",
+        "core:take",
+        "core:talk",
+        "core:attack",
+        "core:look",
+        "magic:cast",
+    }
+    assert sum(row["failed"] for row in report["actions"].values()) > 0
+    assert sum(row["error"] for row in report["actions"].values()) > 0
+    assert "RulesEngineError" in report["errorTypes"]
+    assert session.succeeded == sum(row["success"] for row in report["actions"].values())
+    assert session.output_stats["written"] == 240 and session.output_stats["dropped"] == 0
+    # The pipeline logged each failure and error instead of printing it.
+    assert session.errors_logged == sum(
+        row["failed"] + row["error"] for row in report["actions"].values()
+    )
+
+
+def test_demo_error_traces_carry_the_cause_chain(session: DemoResult) -> None:
+    errors = [t for t in lines_of(session.files) if t["execution"]["status"] == "error"]
+    assert errors
+    error = errors[0]["error"]
+    assert error["type"] == "RulesEngineError"
+    assert error["cause"]["type"] == "ZeroDivisionError"
+
+
+def test_demo_secrets_never_reach_the_files(session: DemoResult) -> None:
+    text = "".join(file.read_text(encoding="utf-8") for file in session.files)
+    assert "open-sesame" not in text
+    assert '"password":"[REDACTED]"' in text
+    assert "Bearer [REDACTED]" in text
+    talks = [t for t in lines_of(session.files) if "oracle" in str(t["turnAction"])]
+    assert talks and all(
+        t["turnAction"]["parameters"]["session"]["authToken"] == "[REDACTED]" for t in talks
+    )
+
+
+def test_same_seed_replays_the_same_session(tmp_path: Path) -> None:
+    first = run_demo(tmp_path / "a", seed=5, actors=3, turns=10)
+    second = run_demo(tmp_path / "b", seed=5, actors=3, turns=10)
+    assert outcomes(first) == outcomes(second)
+    assert len(outcomes(first)) == 30
+    other = run_demo(tmp_path / "c", seed=6, actors=3, turns=10)
+    assert outcomes(other) != outcomes(first)
+
+
+def test_traces_already_in_the_folder_are_not_counted(tmp_path: Path) -> None:
+    first = run_demo(tmp_path, seed=1, actors=2, turns=10)
+    second = run_demo(tmp_path, seed=1, actors=2, turns=10)
+    assert first.report["total"] == second.report["total"] == 20
+    assert not set(first.files) & set(second.files)
+
+
+def test_without_a_seed_a_random_one_is_recorded_and_replays(tmp_path: Path) -> None:
+    first = run_demo(tmp_path / "a", actors=2, turns=10)
+    again = run_demo(tmp_path / "b", actors=2, turns=10, seed=first.seed)
+    assert outcomes(first) == outcomes(again)
+
+
+def test_many_actors_get_distinct_names(tmp_path: Path) -> None:
+    result = run_demo(tmp_path, seed=2, actors=10, turns=2)
+    actors = {actor for _, actor, _ in outcomes(result)}
+    assert len(actors) == 10
+
+
+def test_progress_bar_is_drawn_on_the_given_stream(tmp_path: Path) -> None:
+    stream = io.StringIO()
+    run_demo(tmp_path, seed=3, actors=2, turns=20, progress=stream)
+    text = stream.getvalue()
+    assert text.startswith("\r[")
+    assert text.endswith("[" + "#" * 30 + "] 40/40 actions\n")
+    # Redrawn only when the bar grows (30 steps) and at the end, not once per action.
+    assert text.count("\r") == 31
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "name"),
+    [({"actors": 0}, "actors"), ({"turns": 0}, "turns"), ({"actors": True}, "actors")],
+)
+def test_invalid_sizes_name_the_argument(tmp_path: Path, kwargs: dict[str, Any], name: str) -> None:
+    with pytest.raises(InvalidArgumentError, match=name):
+        run_demo(tmp_path, **kwargs)
