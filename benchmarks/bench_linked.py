@@ -16,9 +16,8 @@ import statistics
 import time
 from typing import Any
 
-from _common import Row, header, interleaved_ns, pick, print_table, retained_bytes
-
 import actiontrace
+from _common import Row, header, interleaved_ns, pick, print_table, retained_bytes
 from actiontrace import ActionExecutionTrace, ActionExecutionTraceFactory
 from actiontrace.structured import StructuredTrace
 
@@ -59,7 +58,9 @@ def _bench_span() -> None:
     root = trace.span("dispatch_event")
     root.__enter__()
     try:
-        on_samples = interleaved_ns([_span_on_in(trace)], rounds=pick(10, 1), batch=pick(500, 10))[0]
+        on_samples = interleaved_ns([_span_on_in(trace)], rounds=pick(10, 1), batch=pick(500, 10))[
+            0
+        ]
     finally:
         root.__exit__(None, None, None)
     ratio = off_ns / null_ns
@@ -99,7 +100,9 @@ def _lifecycle(verbosity: str) -> Any:
 
 def _bench_verbosity() -> None:
     minimal, standard = _lifecycle("minimal"), _lifecycle("standard")
-    samples = interleaved_ns([minimal, standard], rounds=pick(30, 2), batch=pick(300, 10), warmup=200)
+    samples = interleaved_ns(
+        [minimal, standard], rounds=pick(30, 2), batch=pick(300, 10), warmup=200
+    )
     minimal_us, standard_us = (statistics.median(s) / 1000 for s in samples)
     minimal_bytes = len(minimal().encode("utf-8"))
     standard_bytes = len(standard().encode("utf-8"))

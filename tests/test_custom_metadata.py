@@ -19,7 +19,7 @@ TURN = {"actionDefinitionId": "core:go", "commandString": "go north"}
 CUSTOM_METADATA_CAP = 64 * 1024
 
 
-def _create(factory: ActionExecutionTraceFactory, **kwargs: Any):  # noqa: ANN202
+def _create(factory: ActionExecutionTraceFactory, **kwargs: Any):
     return factory.create_trace(action_id="core:go", actor_id="hero", turn_action=TURN, **kwargs)
 
 

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 import actiontrace.trace as trace_module
-from actiontrace import ActionExecutionTraceFactory, InvalidArgumentError
+from actiontrace import ActionExecutionTraceFactory, InvalidArgumentError, Verbosity
 from actiontrace.pipeline import (
     ATTEMPT_ACTION_ID,
     ActionTraceFilter,
@@ -422,7 +422,12 @@ def test_traced_action_records_start_payload_and_result_before_returning() -> No
     result = run(processor, {"id": "p1"}, go(targetId="door"))
     assert result["success"] is True
     assert factory.calls == [
-        {"action_id": "core:go", "actor_id": "p1", "turn_action": go(targetId="door")}
+        {
+            "action_id": "core:go",
+            "actor_id": "p1",
+            "turn_action": go(targetId="door"),
+            "verbosity": Verbosity.STANDARD,  # the filter's verbosity_for answer (SPEC §9.4)
+        }
     ]
     [trace] = output.traces  # the awaitable write_trace finished before dispatch_action returned
     data = trace.to_dict()

@@ -28,7 +28,7 @@ ACTIVE_SPAN: ContextVar[tuple[StructuredTrace, Span | None] | None] = ContextVar
 
 
 def current_trace() -> ActionExecutionTrace | None:
-    """The execution trace being dispatched in the current context, or ``None``."""
+    """Return the execution trace being dispatched in the current context, or ``None``."""
     return CURRENT_TRACE.get()
 
 

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Protocol, runtime_checkable
 
 from .errors import InvalidArgumentError
+from .ids import TraceContext
 from .sanitize import rules_for
 from .trace import ActionExecutionTrace
+from .verbosity import Verbosity
 
 __all__ = ["ActionExecutionTraceFactory", "LoggerLike", "ensure_logger"]
 
@@ -46,9 +48,12 @@ class ActionExecutionTraceFactory:
     """Creates ``ActionExecutionTrace`` objects after validating their inputs.
 
     ``sensitive_fields`` and ``safe_fields`` extend the sanitiser's rules for every trace it makes.
+    Custom metadata (SPEC §9.2) comes from four sources, later ones winning: ``metadata`` (added to
+    every trace), ``metadata_providers`` (callables returning a mapping, called once per trace),
+    ``create_trace(metadata=...)``, and ``trace.set_metadata()``.
     """
 
-    __slots__ = ("_logger", "_rules")
+    __slots__ = ("_logger", "_metadata", "_providers", "_rules")
 
     def __init__(
         self,
@@ -56,9 +61,23 @@ class ActionExecutionTraceFactory:
         *,
         sensitive_fields: Iterable[str] = (),
         safe_fields: Iterable[str] = (),
+        metadata: Mapping[str, Any] | None = None,
+        metadata_providers: Iterable[Callable[[], Mapping[str, Any]]] = (),
     ) -> None:
         self._logger = ensure_logger(logger)
         self._rules = rules_for(sensitive_fields, safe_fields)
+        if metadata is not None and not isinstance(metadata, Mapping):
+            raise InvalidArgumentError("metadata must be a mapping")
+        self._metadata = dict(metadata) if metadata else {}
+        try:
+            providers = tuple(metadata_providers)
+        except TypeError:
+            raise InvalidArgumentError(
+                "metadata_providers must be an iterable of callables"
+            ) from None
+        if not all(callable(provider) for provider in providers):
+            raise InvalidArgumentError("metadata_providers must be an iterable of callables")
+        self._providers = providers
 
     @property
     def logger(self) -> LoggerLike:
@@ -85,14 +104,54 @@ class ActionExecutionTraceFactory:
                 f"Turn action parameters should be a mapping, got {type(parameters).__name__}"
             )
 
+    def _custom_metadata(self, metadata: Mapping[str, Any] | None) -> dict[str, Any] | None:
+        if metadata is not None and not isinstance(metadata, Mapping):
+            raise InvalidArgumentError("metadata must be a mapping")
+        if not self._metadata and not self._providers and not metadata:
+            return None
+        merged = dict(self._metadata)
+        for provider in self._providers:
+            try:
+                extra = provider()
+            except Exception as error:
+                self._logger.warning(f"Metadata provider {provider!r} failed: {error!r}; skipped")
+                continue
+            if not isinstance(extra, Mapping):
+                self._logger.warning(
+                    f"Metadata provider {provider!r} returned a {type(extra).__name__}, "
+                    "not a mapping; skipped"
+                )
+                continue
+            merged.update(extra)
+        if metadata:
+            merged.update(metadata)
+        return merged
+
     def create_trace(
-        self, *, action_id: str, actor_id: str, turn_action: Mapping[str, Any]
+        self,
+        *,
+        action_id: str,
+        actor_id: str,
+        turn_action: Mapping[str, Any],
+        parent: ActionExecutionTrace | TraceContext | None = None,
+        metadata: Mapping[str, Any] | None = None,
+        verbosity: Verbosity | str | None = None,
     ) -> ActionExecutionTrace:
-        """Validate and create a trace; log and raise ``InvalidArgumentError`` on any failure."""
+        """Validate and create a trace; log and raise ``InvalidArgumentError`` on any failure.
+
+        ``parent`` links the trace to another (SPEC §9.1), ``metadata`` adds custom metadata,
+        ``verbosity`` (default ``standard``) says how much it keeps (SPEC §9.4).
+        """
         try:
             self._validate(action_id, actor_id, turn_action)
             trace = ActionExecutionTrace(
-                action_id=action_id, actor_id=actor_id, turn_action=turn_action, rules=self._rules
+                action_id=action_id,
+                actor_id=actor_id,
+                turn_action=turn_action,
+                rules=self._rules,
+                parent=parent,
+                verbosity=Verbosity.STANDARD if verbosity is None else verbosity,
+                metadata=self._custom_metadata(metadata),
             )
         except Exception as error:
             self._logger.error(f"Failed to create execution trace: {error}")
@@ -103,7 +162,13 @@ class ActionExecutionTraceFactory:
         return trace
 
     def create_from_turn_action(
-        self, turn_action: Mapping[str, Any], actor_id: str
+        self,
+        turn_action: Mapping[str, Any],
+        actor_id: str,
+        *,
+        parent: ActionExecutionTrace | TraceContext | None = None,
+        metadata: Mapping[str, Any] | None = None,
+        verbosity: Verbosity | str | None = None,
     ) -> ActionExecutionTrace:
         """Create a trace whose action id is ``turn_action["actionDefinitionId"]``."""
         if not isinstance(turn_action, Mapping):
@@ -113,4 +178,11 @@ class ActionExecutionTraceFactory:
         action_id = turn_action.get("actionDefinitionId")
         if not isinstance(action_id, str) or _is_blank(action_id):
             raise InvalidArgumentError("turn_action is missing actionDefinitionId")
-        return self.create_trace(action_id=action_id, actor_id=actor_id, turn_action=turn_action)
+        return self.create_trace(
+            action_id=action_id,
+            actor_id=actor_id,
+            turn_action=turn_action,
+            parent=parent,
+            metadata=metadata,
+            verbosity=verbosity,
+        )

@@ -44,7 +44,7 @@ if hasattr(os, "register_at_fork"):
 
 
 def new_trace_id() -> int:
-    """A random, non-zero 128-bit trace id."""
+    """Return a random, non-zero 128-bit trace id."""
     value = _getrandbits(128)
     while not value:  # pragma: no cover - one chance in 2**128
         value = _getrandbits(128)
@@ -52,7 +52,7 @@ def new_trace_id() -> int:
 
 
 def new_span_id() -> int:
-    """A random, non-zero 64-bit span id."""
+    """Return a random, non-zero 64-bit span id."""
     value = _getrandbits(64)
     while not value:  # pragma: no cover - one chance in 2**64
         value = _getrandbits(64)
@@ -60,17 +60,17 @@ def new_span_id() -> int:
 
 
 def format_trace_id(value: int) -> str:
-    """32 lowercase hex digits."""
+    """Format a trace id as 32 lowercase hex digits."""
     return f"{value:032x}"
 
 
 def format_span_id(value: int) -> str:
-    """16 lowercase hex digits."""
+    """Format a span id as 16 lowercase hex digits."""
     return f"{value:016x}"
 
 
 def parse_trace_id(value: Any, argument: str = "trace_id") -> int:
-    """The integer of a 32-hex-digit, lowercase, not-all-zero trace id; else InvalidArgumentError."""
+    """Parse a trace id (32 lowercase hex digits, not all zeros); else InvalidArgumentError."""
     if not isinstance(value, str) or not _TRACE_ID_RE.fullmatch(value):
         raise InvalidArgumentError(f"{argument} must be 32 lowercase hex digits, got {value!r}")
     number = int(value, 16)
@@ -80,7 +80,7 @@ def parse_trace_id(value: Any, argument: str = "trace_id") -> int:
 
 
 def parse_span_id(value: Any, argument: str = "span_id") -> int:
-    """The integer of a 16-hex-digit, lowercase, not-all-zero span id; else InvalidArgumentError."""
+    """Parse a span id (16 lowercase hex digits, not all zeros); else InvalidArgumentError."""
     if not isinstance(value, str) or not _SPAN_ID_RE.fullmatch(value):
         raise InvalidArgumentError(f"{argument} must be 16 lowercase hex digits, got {value!r}")
     number = int(value, 16)
@@ -138,5 +138,5 @@ class TraceContext:
         return cls(trace_id, span_id, int(flags, 16))
 
     def to_traceparent(self) -> str:
-        """The W3C ``traceparent`` header for this context (version 00)."""
+        """Write the W3C ``traceparent`` header for this context (version 00)."""
         return f"00-{self.trace_id}-{self.span_id}-{self.trace_flags:02x}"

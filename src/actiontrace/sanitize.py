@@ -19,7 +19,7 @@ import json
 import math
 import re
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from decimal import Decimal
 from enum import Enum
 from itertools import islice
@@ -81,7 +81,7 @@ def _make_compact_json() -> Any:
     return compact_json
 
 
-compact_json = _make_compact_json()
+compact_json: Callable[[Any], str] = _make_compact_json()
 
 # --------------------------------------------------------------------------------------------------
 # Keys

@@ -210,7 +210,7 @@ class Span:
         self.__exit__(kind, error, tb)
 
     def to_dict(self) -> dict[str, Any]:
-        """This span as it appears in ``StructuredTrace.to_dict()["spans"]``."""
+        """Return this span as it appears in ``StructuredTrace.to_dict()["spans"]``."""
         return {
             "spanId": self.span_id,
             "parentId": self.parent_id,
@@ -305,7 +305,7 @@ class StructuredTrace:
         return new
 
     def span(self, operation: str, **attributes: Any) -> Span:
-        """A span to use as ``with``/``async with``: current inside the block, ended on exit."""
+        """Open a span for ``with``/``async with``: current inside the block, ended on exit."""
         return self._new_span(operation, attributes)
 
     def start_span(self, operation: str, attributes: Mapping[str, Any] | None = None) -> Span:
@@ -313,7 +313,7 @@ class StructuredTrace:
         return self._new_span(operation, attributes)
 
     def get_spans(self) -> list[Span]:
-        """The stored spans in start order."""
+        """Return the stored spans in start order."""
         with self._lock:
             return list(self._spans)
 
@@ -329,12 +329,14 @@ class StructuredTrace:
         stored = set(map(id, spans))
         tree: dict[Span | None, list[Span]] = {}
         for item in spans:
-            parent = item._parent if item._parent is not None and id(item._parent) in stored else None
+            parent = item._parent
+            if parent is not None and id(parent) not in stored:
+                parent = None
             tree.setdefault(parent, []).append(item)
         return tree
 
     def get_hierarchical_view(self) -> list[dict[str, Any]]:
-        """The span tree: a list of roots, each with its ``children``."""
+        """Return the span tree: a list of roots, each with its ``children``."""
         tree = self._children()
 
         def node(item: Span) -> dict[str, Any]:
@@ -409,7 +411,7 @@ class StructuredTrace:
         return meta
 
     def to_dict(self) -> dict[str, Any]:
-        """A new JSON-compatible dict: metadata, spans, summary and ``droppedSpans``."""
+        """Return a new JSON-compatible dict: metadata, spans, summary, ``droppedSpans``."""
         return {
             "metadata": self._metadata(),
             "spans": [item.to_dict() for item in self.get_spans()],
@@ -418,7 +420,7 @@ class StructuredTrace:
         }
 
     def to_json(self, indent: int | str | None = None) -> str:
-        """The trace as JSON text (never NaN or Infinity)."""
+        """Return the trace as JSON text (never NaN or Infinity)."""
         if indent is None:
             return compact_json(self.to_dict())
         return json.dumps(self.to_dict(), indent=indent, ensure_ascii=False, allow_nan=False)
@@ -428,7 +430,7 @@ _DETACHED = StructuredTrace()  # owner of spans past MAX_SPANS: they nest but ar
 
 
 class _NoSpan:
-    """What ``span()`` yields when no structured trace is active: accepts every call, keeps nothing."""
+    """What ``span()`` gives when no structured trace is active: takes every call, keeps nothing."""
 
     __slots__ = ()
 
@@ -559,7 +561,7 @@ class ActionAwareStructuredTrace(StructuredTrace):
             return
 
     def get_traced_actions(self) -> dict[str, dict[str, Any]]:
-        """A fresh dict ``action_id -> {"actionId", "actorId", "stages": {stage: {...}}}``."""
+        """Return a fresh dict ``action_id -> {"actionId", "actorId", "stages": {...}}``."""
         with self._lock:
             return json.loads(compact_json(self._actions))  # type: ignore[no-any-return]
 
@@ -572,7 +574,7 @@ class ActionAwareStructuredTrace(StructuredTrace):
         return action_id in self._actions
 
     def get_tracing_summary(self) -> dict[str, Any]:
-        """Counts of traced actions and stages, session duration (ms) and stages per action."""
+        """Return counts of traced actions and stages, session duration (ms), stages per action."""
         with self._lock:
             actions = len(self._actions)
             stages = sum(len(entry["stages"]) for entry in self._actions.values())

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import json
 import math
+import threading
 import time
 from collections.abc import Iterable, Mapping
 from typing import Any, NoReturn
 
 from .error_info import describe_error
 from .errors import InvalidArgumentError, TraceStateError
+from .ids import TraceContext, format_span_id, format_trace_id, new_span_id, new_trace_id
 from .sanitize import (
     SanitizeRules,
     clean_text,
@@ -32,12 +34,19 @@ from .types import (
     PhaseRecord,
     TraceDict,
 )
+from .verbosity import Verbosity, parse_verbosity
 
-__all__ = ["ActionExecutionTrace", "format_created_at", "now_ms"]
+__all__ = ["CUSTOM_METADATA_LIMIT", "ActionExecutionTrace", "format_created_at", "now_ms"]
 
 _perf_ns = time.perf_counter_ns
 _wall_ns = time.time_ns
 _MISSING = object()
+_ID_LOCK = threading.Lock()
+_STANDARD = Verbosity.STANDARD
+_MINIMAL = Verbosity.MINIMAL
+
+CUSTOM_METADATA_LIMIT = 64 * 1024
+"""All custom metadata of one trace together, in bytes of compact JSON."""
 _TURN_KEYS = ("actionDefinitionId", "commandString", "parameters")
 
 
@@ -122,19 +131,24 @@ class ActionExecutionTrace:
         "_action_id",
         "_actor_id",
         "_created_ns",
+        "_custom",
         "_end",
         "_error",
+        "_parent_span",
         "_payload_at",
         "_payload_json",
         "_payload_size",
         "_result_meta",
         "_result_ts",
         "_rules",
+        "_span_id",
         "_start",
         "_start_epoch_ns",
         "_success",
+        "_trace_id",
         "_truncated",
         "_turn_json",
+        "_verbosity",
     )
 
     _action_id: str
@@ -153,6 +167,12 @@ class ActionExecutionTrace:
     _success: bool | None
     _truncated: bool
     _turn_json: str
+    # Ids are integers, made on first use (most traces are written once, then dropped).
+    _trace_id: int | None
+    _span_id: int | None
+    _parent_span: int | None
+    _custom: str | None
+    _verbosity: Verbosity
 
     __setattr__ = _frozen
     __delattr__ = _frozen
@@ -166,6 +186,9 @@ class ActionExecutionTrace:
         sensitive_fields: Iterable[str] = (),
         safe_fields: Iterable[str] = (),
         rules: SanitizeRules | None = None,
+        parent: ActionExecutionTrace | TraceContext | None = None,
+        verbosity: Verbosity | str = _STANDARD,
+        metadata: Mapping[str, Any] | None = None,
     ) -> None:
         if not isinstance(action_id, str) or not action_id:
             raise InvalidArgumentError("ActionExecutionTrace requires valid action_id string")
@@ -177,6 +200,23 @@ class ActionExecutionTrace:
             rules = rules_for(sensitive_fields, safe_fields)
         elif not isinstance(rules, SanitizeRules):
             raise InvalidArgumentError("rules must be a SanitizeRules")
+        if parent is None:
+            _set_trace_id(self, None)
+            _set_parent_span(self, None)
+        elif isinstance(parent, ActionExecutionTrace):
+            _set_trace_id(self, parent._ids()[0])
+            _set_parent_span(self, parent._ids()[1])
+        elif isinstance(parent, TraceContext):
+            _set_trace_id(self, int(parent.trace_id, 16))
+            _set_parent_span(self, int(parent.span_id, 16))
+        else:
+            raise InvalidArgumentError(
+                "parent must be an ActionExecutionTrace or a TraceContext, "
+                f"got {type(parent).__name__}"
+            )
+        _set_verbosity(self, verbosity if verbosity is _STANDARD else parse_verbosity(verbosity))
+        if metadata is not None and not isinstance(metadata, Mapping):
+            raise InvalidArgumentError("metadata must be a mapping")
         _set_created(self, _wall_ns())
         _set_action(self, redact_secrets(clean_text(str.__str__(action_id))))
         _set_actor(self, redact_secrets(clean_text(str.__str__(actor_id))))
@@ -193,6 +233,8 @@ class ActionExecutionTrace:
         _set_result_ts(self, None)
         _set_result_meta(self, None)
         _set_error(self, None)
+        _set_span_id(self, None)
+        _set_custom(self, _custom_json(metadata, rules) if metadata else None)
 
     # -- captures ----------------------------------------------------------------------------------
 
@@ -209,12 +251,13 @@ class ActionExecutionTrace:
             raise TraceStateError("Must call capture_dispatch_start() before capturing payload")
         if self._end is not None:
             raise TraceStateError("Cannot capture payload after dispatch has ended")
-        if self._payload_json is not None:
+        if self._payload_at is not None:
             raise TraceStateError("Event payload already captured")
         _, text, size, truncated = sanitize_to_json(payload, self._rules)
         _set_payload_size(self, size)
         _set_truncated(self, truncated)
-        _set_payload_json(self, text)
+        if self._verbosity is not _MINIMAL:  # minimal keeps the size, not the payload
+            _set_payload_json(self, text)
         _set_payload_at(self, _perf_ns() / 1_000_000)
 
     def capture_dispatch_result(self, result: Mapping[str, Any]) -> None:
@@ -240,7 +283,7 @@ class ActionExecutionTrace:
         _set_success(self, ok)
         if timestamp is not _MISSING and timestamp is not None:
             _set_result_ts(self, _clean_timestamp(timestamp, self._rules))
-        if metadata is not _MISSING and metadata is not None:
+        if metadata is not _MISSING and metadata is not None and self._verbosity is not _MINIMAL:
             _set_result_meta(self, sanitize_to_json(metadata, self._rules)[1])
 
     def capture_error(self, error: object) -> None:
@@ -257,7 +300,66 @@ class ActionExecutionTrace:
             at = _after(self._start, at)
             _set_end(self, at)
         info = describe_error(error, self._rules, at)
+        if self._verbosity is _MINIMAL:
+            info["stack"] = info["code"] = info["cause"] = None
         _set_error(self, (at, info["type"], info["message"], _dumps(info)))
+
+    def set_metadata(self, key: str, value: Any) -> None:
+        """Add or replace one custom metadata entry (sanitised) until the trace is complete."""
+        if not isinstance(key, str) or not key:
+            raise InvalidArgumentError("key must be a non-empty str")
+        if self._end is not None:
+            raise TraceStateError("Cannot set metadata on a completed trace")
+        merged = self.metadata
+        merged[key] = value
+        _set_custom(self, _custom_json(merged, self._rules))
+
+    # -- identity ----------------------------------------------------------------------------------
+
+    def _ids(self) -> tuple[int, int]:
+        """(trace id, span id) as integers, made on first use."""
+        trace_id, span_id = self._trace_id, self._span_id
+        if trace_id is None or span_id is None:
+            with _ID_LOCK:  # two threads asking at once must agree
+                if self._trace_id is None:
+                    _set_trace_id(self, new_trace_id())
+                if self._span_id is None:
+                    _set_span_id(self, new_span_id())
+                trace_id, span_id = self._trace_id, self._span_id
+        return trace_id, span_id  # type: ignore[return-value]
+
+    @property
+    def trace_id(self) -> str:
+        """32 lowercase hex digits; shared by every trace linked to the same root."""
+        return format_trace_id(self._ids()[0])
+
+    @property
+    def span_id(self) -> str:
+        """16 lowercase hex digits, unique to this trace."""
+        return format_span_id(self._ids()[1])
+
+    @property
+    def parent_span_id(self) -> str | None:
+        """The parent's span id, ``None`` for a root trace."""
+        parent = self._parent_span
+        return None if parent is None else format_span_id(parent)
+
+    @property
+    def context(self) -> TraceContext:
+        """This trace's own ``TraceContext`` (pass it as ``parent=`` to continue it elsewhere)."""
+        trace_id, span_id = self._ids()
+        return TraceContext(format_trace_id(trace_id), format_span_id(span_id))
+
+    @property
+    def metadata(self) -> dict[str, Any]:
+        """A fresh dict of the custom metadata (SPEC §9.2)."""
+        custom = self._custom
+        return {} if custom is None else json.loads(custom)
+
+    @property
+    def verbosity(self) -> Verbosity:
+        """How much this trace keeps (SPEC §9.4)."""
+        return self._verbosity
 
     # -- read-only views ---------------------------------------------------------------------------
 
@@ -361,12 +463,16 @@ class ActionExecutionTrace:
     # -- serialisation -----------------------------------------------------------------------------
 
     def _metadata(self) -> dict[str, Any]:
+        trace_id, span_id = self._ids()
         return {
             "actionId": self._action_id,
             "actorId": self._actor_id,
             "traceType": "execution",
             "createdAt": format_created_at(self._created_ns),
             "version": TRACE_FORMAT_VERSION,
+            "traceId": format_trace_id(trace_id),
+            "spanId": format_span_id(span_id),
+            "parentSpanId": self.parent_span_id,
         }
 
     def _execution(self) -> dict[str, Any]:
@@ -405,6 +511,7 @@ class ActionExecutionTrace:
             "eventPayload": json.loads(payload) if payload is not None else None,
             "result": result,
             "error": json.loads(error[3]) if error is not None else None,
+            "customMetadata": self.metadata,
         }
 
     def to_json(self, indent: int | str | None = None) -> str:
@@ -426,17 +533,22 @@ class ActionExecutionTrace:
                 f'"timestamp":{_dumps(stamp)},"metadata":{meta}}}'
             )
         error = self._error
+        trace_id, span_id = self._ids()
+        parent = self._parent_span
+        parent_text = "null" if parent is None else f'"{parent:016x}"'
         return (
             f'{{"metadata":{{"actionId":{_quote(self._action_id)},'
             f'"actorId":{_quote(self._actor_id)},"traceType":"execution",'
             f'"createdAt":"{format_created_at(self._created_ns)}",'
-            f'"version":"{TRACE_FORMAT_VERSION}"}},'
+            f'"version":"{TRACE_FORMAT_VERSION}","traceId":"{trace_id:032x}",'
+            f'"spanId":"{span_id:016x}","parentSpanId":{parent_text}}},'
             f'"turnAction":{self._turn_json},'
             f'"execution":{{"startTime":{_number(start)},"endTime":{_number(end)},'
             f'"duration":{_number(duration)},"status":"{self.status.value}",'
             f'"phases":{self._phases_json()},"startEpochNs":{_number(self._start_epoch_ns)}}},'
             f'"eventPayload":{self._payload_json if self._payload_json is not None else "null"},'
-            f'"result":{result},"error":{error[3] if error is not None else "null"}}}'
+            f'"result":{result},"error":{error[3] if error is not None else "null"},'
+            f'"customMetadata":{self._custom if self._custom is not None else "{}"}}}'
         )
 
     def _phases_json(self) -> str:
@@ -490,6 +602,11 @@ def _clean_timestamp(value: Any, rules: SanitizeRules) -> Any:
     return _dumps(clean)
 
 
+def _custom_json(metadata: Mapping[str, Any], rules: SanitizeRules) -> str | None:
+    text = sanitize_to_json(dict(metadata), rules, CUSTOM_METADATA_LIMIT)[1]
+    return None if text == "{}" else text
+
+
 def _setter(name: str) -> Any:
     return ActionExecutionTrace.__dict__[name].__set__
 
@@ -511,3 +628,8 @@ _set_epoch = _setter("_start_epoch_ns")
 _set_success = _setter("_success")
 _set_truncated = _setter("_truncated")
 _set_turn = _setter("_turn_json")
+_set_trace_id = _setter("_trace_id")
+_set_span_id = _setter("_span_id")
+_set_parent_span = _setter("_parent_span")
+_set_custom = _setter("_custom")
+_set_verbosity = _setter("_verbosity")

@@ -106,6 +106,9 @@ class TraceMetadata(TypedDict):
     traceType: Literal["execution"]
     createdAt: str
     version: str
+    traceId: NotRequired[str]
+    spanId: NotRequired[str]
+    parentSpanId: NotRequired[str | None]
 
 
 class TurnActionRecord(TypedDict):
@@ -136,3 +139,4 @@ class TraceDict(TypedDict):
     eventPayload: Any
     result: DispatchResult | None
     error: ErrorInfo | None
+    customMetadata: NotRequired[dict[str, Any]]

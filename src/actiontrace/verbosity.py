@@ -23,7 +23,7 @@ class Verbosity(StrEnum):
 
 
 def parse_verbosity(value: object, argument: str = "verbosity") -> Verbosity:
-    """The ``Verbosity`` named by ``value`` (case-insensitive); else ``InvalidArgumentError``."""
+    """Return the ``Verbosity`` named by ``value`` (any case); else ``InvalidArgumentError``."""
     if isinstance(value, Verbosity):
         return value
     if isinstance(value, str):

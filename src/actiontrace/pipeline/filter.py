@@ -259,7 +259,7 @@ class ActionTraceFilter:
         return _mix(state[0], n) < self._threshold
 
     def verbosity_for(self, action_id: str) -> Verbosity:
-        """The verbosity for one action: the first matching override, else the default level."""
+        """Return one action's verbosity: the first matching override, else the default."""
         level = self._levels.get(action_id)
         if level is None:
             level = self._verbosity

@@ -127,6 +127,7 @@ class CommandProcessor:
         trace_filter: Any = None,
         trace_factory: Any = None,
         trace_output_service: Any = None,
+        *,
         structured_trace_factory: Any = None,
     ) -> None:
         self._dispatch = _method(
