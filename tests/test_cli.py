@@ -310,11 +310,12 @@ def test_demo_prints_a_report_matching_its_files(
     assert code == 0
     assert err == ""  # not a terminal: no progress bar, and the pipeline's logs stay quiet
     lines = sum(len(f.read_text().splitlines()) for f in out_dir.glob("*.jsonl"))
-    assert lines == 24
-    assert "3 actors x 8 turns (seed 4): 24 actions dispatched" in out
-    assert f"{lines} traces ({lines} execution)" in out
+    actions = lines // 2  # each action: an execution trace and a structured trace of its steps
+    assert lines == 2 * actions and actions >= 24  # 24 turn actions, plus their reactions
+    assert f"3 actors x 8 turns (seed 4): {actions} actions dispatched" in out
+    assert f"{lines} traces ({actions} action_aware_structured, {actions} execution)" in out
     total_row = next(line for line in out.splitlines() if line.startswith("all actions"))
-    assert total_row.split()[2] == str(lines)
+    assert total_row.split()[2] == str(actions)
 
 
 def test_demo_draws_progress_on_a_terminal(
@@ -338,8 +339,9 @@ def test_python_dash_m_runs_the_demo_in_a_real_process(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     files = list(out_dir.glob("*.jsonl"))
     lines = sum(len(f.read_text().splitlines()) for f in files)
-    assert lines == 100
-    assert "100 traces (100 execution)" in done.stdout
+    actions = lines // 2  # each action: an execution trace and a structured trace of its steps
+    assert lines == 2 * actions and actions >= 100  # 100 turn actions, plus their reactions
+    assert f"{lines} traces ({actions} action_aware_structured, {actions} execution)" in done.stdout
 
 
 # -- arguments and the extension seam -------------------------------------------------------------

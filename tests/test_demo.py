@@ -1,4 +1,5 @@
-"""The demo session: real pipeline, some failures and errors, secrets redacted, replayable."""
+"""The demo session: real pipeline, some failures and errors, secrets redacted, replayable,
+with linked reactions, structured step traces and custom metadata (SPEC §9)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,10 @@ from typing import Any
 import pytest
 
 from actiontrace import InvalidArgumentError
-from actiontrace.demo import DemoResult, run_demo
+from actiontrace.analysis import build_report
+from actiontrace.demo import BUILD, DemoResult, run_demo
+
+ROOMS = {"hall", "library", "garden", "tower", "cellar"}
 
 
 def lines_of(files: tuple[Path, ...]) -> list[dict[str, Any]]:
@@ -21,10 +25,18 @@ def lines_of(files: tuple[Path, ...]) -> list[dict[str, Any]]:
     return traces
 
 
+def executions(files: tuple[Path, ...]) -> list[dict[str, Any]]:
+    return [t for t in lines_of(files) if t["metadata"]["traceType"] == "execution"]
+
+
+def structured(files: tuple[Path, ...]) -> list[dict[str, Any]]:
+    return [t for t in lines_of(files) if t["metadata"]["traceType"] == "action_aware_structured"]
+
+
 def outcomes(result: DemoResult) -> list[tuple[str, str, str]]:
     return [
         (t["metadata"]["actionId"], t["metadata"]["actorId"], t["execution"]["status"])
-        for t in lines_of(result.files)
+        for t in executions(result.files)
     ]
 
 
@@ -34,9 +46,18 @@ def session(tmp_path_factory: pytest.TempPathFactory) -> DemoResult:
 
 
 def test_demo_report_counts_equal_the_lines_in_the_files(session: DemoResult) -> None:
-    traces = lines_of(session.files)
+    lines = lines_of(session.files)
+    traces = executions(session.files)
     report = session.report
-    assert report["total"] == len(traces) == session.dispatched == 240
+    assert report["total"] == len(lines)
+    # Every action, the 240 turn actions and their reactions, has an execution trace and a
+    # structured trace of its steps.
+    assert report["traceTypes"] == {
+        "action_aware_structured": session.dispatched,
+        "execution": session.dispatched,
+    }
+    assert len(traces) == session.dispatched == 240 + session.reactions
+    assert session.reactions > 0
     assert report["files"] == len(session.files) >= 1
     assert report["corrupt"] == 0 and report["torn"] == 0
     assert sum(row["count"] for row in report["actions"].values()) == len(traces)
@@ -56,12 +77,15 @@ def test_demo_has_successes_failures_and_errors_of_many_actions(session: DemoRes
         "core:attack",
         "core:look",
         "magic:cast",
+        "core:damage",
+        "core:defeated",
     }
     assert sum(row["failed"] for row in report["actions"].values()) > 0
     assert sum(row["error"] for row in report["actions"].values()) > 0
     assert "RulesEngineError" in report["errorTypes"]
     assert session.succeeded == sum(row["success"] for row in report["actions"].values())
-    assert session.output_stats["written"] == 240 and session.output_stats["dropped"] == 0
+    assert session.output_stats["written"] == 2 * session.dispatched
+    assert session.output_stats["dropped"] == 0
     # The pipeline logged each failure and error instead of printing it.
     assert session.errors_logged == sum(
         row["failed"] + row["error"] for row in report["actions"].values()
@@ -69,7 +93,7 @@ def test_demo_has_successes_failures_and_errors_of_many_actions(session: DemoRes
 
 
 def test_demo_error_traces_carry_the_cause_chain(session: DemoResult) -> None:
-    errors = [t for t in lines_of(session.files) if t["execution"]["status"] == "error"]
+    errors = [t for t in executions(session.files) if t["execution"]["status"] == "error"]
     assert errors
     error = errors[0]["error"]
     assert error["type"] == "RulesEngineError"
@@ -81,17 +105,86 @@ def test_demo_secrets_never_reach_the_files(session: DemoResult) -> None:
     assert "open-sesame" not in text
     assert '"password":"[REDACTED]"' in text
     assert "Bearer [REDACTED]" in text
-    talks = [t for t in lines_of(session.files) if "oracle" in str(t["turnAction"])]
+    talks = [t for t in executions(session.files) if "oracle" in str(t["turnAction"])]
     assert talks and all(
         t["turnAction"]["parameters"]["session"]["authToken"] == "[REDACTED]" for t in talks
     )
+
+
+def test_reactions_are_linked_to_the_action_that_caused_them(session: DemoResult) -> None:
+    traces = executions(session.files)
+    by_span = {t["metadata"]["spanId"]: t for t in traces}
+    assert len(by_span) == len(traces)
+    causes = {"core:damage": "core:attack", "core:defeated": "core:damage"}
+    reactions = [t for t in traces if t["metadata"]["actionId"] in causes]
+    assert len(reactions) == session.reactions
+    assert {t["metadata"]["actionId"] for t in reactions} == set(causes)
+    for reaction in reactions:
+        meta = reaction["metadata"]
+        parent = by_span[meta["parentSpanId"]]
+        assert parent["metadata"]["actionId"] == causes[meta["actionId"]]
+        assert parent["metadata"]["traceId"] == meta["traceId"]
+        assert parent["execution"]["status"] == "success"
+        # The reaction ran inside its cause's handler: within its cause's time.
+        assert parent["execution"]["startTime"] <= reaction["execution"]["startTime"]
+        assert reaction["execution"]["endTime"] <= parent["execution"]["endTime"]
+    turns = [t for t in traces if t["metadata"]["actionId"] not in causes]
+    assert all(t["metadata"]["parentSpanId"] is None for t in turns)
+    assert len({t["metadata"]["traceId"] for t in turns}) == len(turns) == 240
+
+
+def test_each_action_has_a_structured_trace_with_handler_steps(session: DemoResult) -> None:
+    by_span = {t["metadata"]["spanId"]: t for t in executions(session.files)}
+    steps = structured(session.files)
+    assert len(steps) == len(by_span)
+    seen: set[str] = set()
+    for trace in steps:
+        meta = trace["metadata"]
+        action = by_span[meta["parentSpanId"]]
+        assert action["metadata"]["traceId"] == meta["traceId"]
+        assert action["metadata"]["actionId"] == meta["actionId"]
+        assert trace["actorId"] == action["metadata"]["actorId"]
+        spans = {span["spanId"]: span for span in trace["spans"]}
+        event = next(span for span in spans.values() if span["operation"] == "dispatch_event")
+        root = spans[event["parentId"]]
+        assert root["operation"] == "dispatch_action" and root["parentId"] is None
+        handler = [span for span in spans.values() if span["parentId"] == event["spanId"]]
+        seen.update(span["operation"] for span in handler)
+        if action["execution"]["status"] == "error":  # the engine crashed before any handler
+            assert event["status"] == "error" and not handler
+        else:
+            assert handler, meta["actionId"]
+        if action["execution"]["status"] == "failed":
+            assert event["status"] == "failure"
+            assert any(
+                span["status"] == "failure" and span["attributes"]["refused"] for span in handler
+            )
+    assert {"resolve_target", "apply_damage", "reduce_health", "respawn", "find_exit"} <= seen
+
+
+def test_traces_carry_build_turn_and_scene_metadata(session: DemoResult) -> None:
+    traces = executions(session.files)
+    by_span = {t["metadata"]["spanId"]: t for t in traces}
+    for trace in traces:
+        custom = trace["customMetadata"]
+        assert custom["build"] == BUILD
+        assert 1 <= custom["turn"] <= 60 and custom["scene"] in ROOMS
+        parent = by_span.get(trace["metadata"]["parentSpanId"])
+        if parent is not None:  # a reaction happens in its cause's turn and room
+            assert custom["turn"] == parent["customMetadata"]["turn"]
+            assert custom["scene"] == parent["customMetadata"]["scene"]
+    report = build_report(lines_of(session.files), group_by="scene")
+    assert set(report["groups"]) <= ROOMS and len(report["groups"]) >= 2
+    assert sum(
+        row["count"] for table in report["groups"].values() for row in table.values()
+    ) == len(traces)
 
 
 def test_same_seed_replays_the_same_session(tmp_path: Path) -> None:
     first = run_demo(tmp_path / "a", seed=5, actors=3, turns=10)
     second = run_demo(tmp_path / "b", seed=5, actors=3, turns=10)
     assert outcomes(first) == outcomes(second)
-    assert len(outcomes(first)) == 30
+    assert len(outcomes(first)) == first.dispatched == 30 + first.reactions
     other = run_demo(tmp_path / "c", seed=6, actors=3, turns=10)
     assert outcomes(other) != outcomes(first)
 
@@ -99,7 +192,8 @@ def test_same_seed_replays_the_same_session(tmp_path: Path) -> None:
 def test_traces_already_in_the_folder_are_not_counted(tmp_path: Path) -> None:
     first = run_demo(tmp_path, seed=1, actors=2, turns=10)
     second = run_demo(tmp_path, seed=1, actors=2, turns=10)
-    assert first.report["total"] == second.report["total"] == 20
+    assert first.report["total"] == second.report["total"] == 2 * first.dispatched
+    assert len(executions(first.files)) == first.dispatched >= 20
     assert not set(first.files) & set(second.files)
 
 

@@ -578,7 +578,8 @@ def test_clock_spy_sees_the_work_of_a_traced_dispatch(monkeypatch: pytest.Monkey
     spy = ClockSpy(monkeypatch)
     run(processor, {"id": "p1"}, go())
     assert spy.calls["_perf_ns"] >= 3
-    assert spy.calls["sanitize_to_json"] >= 2
+    # The payload is always sanitised; the turn action may come from the trace's memo.
+    assert spy.calls["sanitize_to_json"] >= 1
 
 
 @pytest.mark.parametrize("given", ["trace_filter", "trace_factory"])

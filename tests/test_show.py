@@ -126,6 +126,20 @@ def test_render_shows_a_cause_stack_that_the_outer_stack_lacks_and_codes() -> No
     assert "      inner stack" in text
 
 
+def test_render_of_a_minimal_trace_has_a_result_without_metadata() -> None:
+    trace = ActionExecutionTrace(
+        action_id="core:go",
+        actor_id="hero",
+        turn_action={"actionDefinitionId": "core:go"},
+        verbosity="minimal",
+    )
+    trace.capture_dispatch_start()
+    trace.capture_dispatch_result({"success": True, "metadata": {"moves": 1}})
+    text = render_trace(trace.to_dict())
+    assert "Result: success" in text
+    assert "Result metadata" not in text and "moves" not in text
+
+
 def test_render_of_a_pending_trace_has_no_phases() -> None:
     text = render_trace(new_trace().to_dict())
     assert "Phases: none" in text

@@ -1020,3 +1020,47 @@ def test_to_summary_of_an_error_trace(fake_clock: list[int]) -> None:
 def test_repr_shows_the_summary() -> None:
     trace = new_trace()
     assert trace.to_summary() in repr(trace)
+
+
+def test_repeated_turn_actions_share_one_sanitised_copy_that_tells_types_apart() -> None:
+    from actiontrace.trace import _turn_cache
+
+    _turn_cache.clear()
+    turn = {"actionDefinitionId": "core:go", "commandString": "go", "parameters": {"n": 1}}
+    first = ActionExecutionTrace(action_id="core:go", actor_id="a", turn_action=turn)
+    second = ActionExecutionTrace(action_id="core:go", actor_id="a", turn_action=dict(turn))
+    assert first.to_dict()["turnAction"] == second.to_dict()["turnAction"]
+    assert len(_turn_cache) == 1
+    # Equal but differently written values must not share an entry.
+    for value in (True, 1.0, -0.0, 0.0, "1"):
+        other = {"actionDefinitionId": "core:go", "parameters": {"n": value}}
+        trace = ActionExecutionTrace(action_id="core:go", actor_id="a", turn_action=other)
+        written = json.loads(trace.to_json())["turnAction"]["parameters"]["n"]
+        assert written == value and type(written) is type(value)
+        if type(value) is float:
+            assert math.copysign(1, written) == math.copysign(1, value)
+    # A secret in a memoised turn action stays redacted, and mutation after capture is not seen.
+    secret = {"actionDefinitionId": "core:login", "parameters": {"password": "hunter2"}}
+    for _ in range(2):
+        trace = ActionExecutionTrace(action_id="core:login", actor_id="a", turn_action=secret)
+        assert "hunter2" not in trace.to_json()
+    secret["parameters"]["password"] = "changed"
+    assert "changed" not in trace.to_json()
+
+
+def test_turn_actions_that_cannot_be_memoised_are_still_sanitised() -> None:
+    from actiontrace.trace import _turn_cache
+
+    _turn_cache.clear()
+    odd = [
+        {"actionDefinitionId": "a", "parameters": {"items": [1, 2]}},  # a list inside
+        {"actionDefinitionId": "a", "parameters": {str(i): i for i in range(9)}},  # too many
+        {"actionDefinitionId": "a", 1: "x"},  # a non-str key
+        {"actionDefinitionId": "a", "commandString": "c", "parameters": {}, "x": 1, "y": 2},
+        {"actionDefinitionId": "a", "parameters": {1: "x"}},
+        {"actionDefinitionId": "a", "when": object()},
+    ]
+    for turn in odd:
+        trace = ActionExecutionTrace(action_id="a", actor_id="b", turn_action=turn)
+        assert trace.to_dict()["turnAction"]["actionDefinitionId"] == "a"
+    assert _turn_cache == {}

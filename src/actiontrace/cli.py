@@ -27,6 +27,7 @@ from typing import Any
 
 from .analysis.report import render_report, report_path
 from .analysis.show import render_record
+from .analysis.tree import TraceForest
 from .demo import DEFAULT_ACTORS, DEFAULT_OUT, DEFAULT_TURNS, run_demo
 from .output.reader import ReadStats, scan_traces
 
@@ -120,6 +121,8 @@ def _run_show(args: argparse.Namespace) -> int:
     path: str = args.path
     if not Path(path).exists():
         return fail(f"no such file or directory: {path}")
+    if args.tree:
+        return _show_tree(path)
     stats = ReadStats()
     shown = 0
     try:
@@ -135,6 +138,21 @@ def _run_show(args: argparse.Namespace) -> int:
         return fail(f"cannot read {path}: {error.strerror or error}")
     if not shown:
         return _no_traces(path, stats.corrupt + stats.torn + stats.unreadable)
+    return 0
+
+
+def _show_tree(path: str) -> int:
+    stats = ReadStats()
+    forest = TraceForest()
+    try:
+        for record in scan_traces(path, stats):
+            forest.add(record.trace)
+    except OSError as error:
+        return fail(f"cannot read {path}: {error.strerror or error}")
+    if not stats.traces:
+        return _no_traces(path, stats.corrupt + stats.torn + stats.unreadable)
+    for line in forest.lines():
+        print(line)
     return 0
 
 
@@ -178,9 +196,16 @@ def build_parser() -> argparse.ArgumentParser:
     show = subparsers.add_parser(
         "show",
         help="print traces human-readably",
-        description="Print each trace of a file or folder: summary, phases, payload, error.",
+        description="Print each trace of a file or folder: summary, phases, payload, error. "
+        "With --tree: the trees of linked actions, and each structured trace's steps as a "
+        "waterfall with its critical path marked.",
     )
     show.add_argument("path", metavar="PATH", help="a trace file or a folder of them")
+    show.add_argument(
+        "--tree",
+        action="store_true",
+        help="draw linked actions as trees (by trace id) and structured traces as waterfalls",
+    )
     show.set_defaults(func=_run_show)
 
     for name in _EXTENSIONS:

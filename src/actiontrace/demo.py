@@ -13,6 +13,15 @@ Outcomes are realistic rather than scripted:
   an ``error`` trace with a cause chain;
 * some turn actions carry a password or a bearer token, so the redaction shows in the traces.
 
+The traces are linked (SPEC §9): a successful attack dispatches a ``core:damage`` reaction from
+inside its handler, and damage that brings the target to zero health dispatches ``core:defeated``,
+so the three share one trace id and nest (``actiontrace show traces --tree``). Every action also
+gets a structured trace of its steps: the processor's ``dispatch_action`` / ``create_payload`` /
+``dispatch_event`` spans, with the rule handler's own steps (``resolve_target``,
+``apply_damage``…, opened with ``actiontrace.span``) nested under ``dispatch_event``. Each execution
+trace carries custom metadata: the build, the turn number and the scene (the room the action
+happens in), so ``actiontrace report traces --by scene`` splits the figures by room.
+
 Every choice comes from ``random.Random(seed)``, so a seed replays the same session (only the
 timings differ). The report at the end is built by reading the written files back, so its counts
 are the files' counts.
@@ -21,10 +30,11 @@ are the files' counts.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import random
 import secrets
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -40,14 +50,20 @@ from .pipeline import (
     EventBus,
     EventDispatchService,
 )
+from .structured import ActionAwareStructuredTrace, span
 
-__all__ = ["DEFAULT_ACTORS", "DEFAULT_OUT", "DEFAULT_TURNS", "DemoResult", "run_demo"]
+__all__ = ["BUILD", "DEFAULT_ACTORS", "DEFAULT_OUT", "DEFAULT_TURNS", "DemoResult", "run_demo"]
 
 DEFAULT_OUT = "traces"
 """Where ``actiontrace demo`` writes its traces unless told otherwise."""
 
 DEFAULT_ACTORS = 4
 DEFAULT_TURNS = 25
+BUILD = "demo-1.0"
+"""The ``build`` custom metadata of every demo trace."""
+
+_HEALTH = 10
+_DAMAGE = 5  # two hits defeat anyone
 
 _NAMES = ("aria", "bram", "cora", "dax", "elin", "fenn", "gwen", "hale")
 
@@ -70,7 +86,7 @@ _ITEMS = {
 _ALL_ITEMS = ("lamp", "scroll", "book", "herb", "key", "crystal", "rope", "wine", "sword")
 _SPELLS = ("light", "heal", "fireball", "scry", "chaos")
 _ACTIONS = ("core:go", "core:take", "core:talk", "core:attack", "core:look", "magic:cast")
-_WEIGHTS = (30, 18, 14, 14, 14, 10)
+_WEIGHTS = (26, 16, 12, 22, 12, 12)
 
 
 class RuleRefused(Exception):
@@ -108,7 +124,7 @@ class _World:
 
     def __init__(self, actors: list[str]) -> None:
         self.position = dict.fromkeys(actors, "hall")
-        self.health = dict.fromkeys(actors, 10)
+        self.health = dict.fromkeys(actors, _HEALTH)
         self.mana = dict.fromkeys(actors, 6)
         self.inventory: dict[str, list[str]] = {actor: [] for actor in actors}
         self.items = {room: list(items) for room, items in _ITEMS.items()}
@@ -136,41 +152,132 @@ class _World:
         if target == "gatekeeper":
             self.unlocked.add(actor)
 
-    def attack(self, actor: str, target: str) -> None:
+    def check_attack(self, actor: str, target: str) -> None:
         if target not in self.position or target == actor:
             raise RuleRefused(f"{target} is not someone you can attack")
         if self.position[target] != self.position[actor]:
             raise RuleRefused(f"{target} is not in the {self.position[actor]}")
-        self.health[target] = max(0, self.health[target] - 3)
+
+    def hurt(self, actor: str, amount: int) -> int:
+        self.health[actor] = max(0, self.health[actor] - amount)
+        return self.health[actor]
+
+    def respawn(self, actor: str) -> None:
+        self.health[actor] = _HEALTH
+        self.position[actor] = "hall"
 
     def cast(self, actor: str, spell: str) -> None:
         if self.mana[actor] < 2:
             raise RuleRefused(f"not enough mana to cast {spell}")
         self.mana[actor] -= 2
         if spell == "heal":
-            self.health[actor] = min(10, self.health[actor] + 3)
+            self.health[actor] = min(_HEALTH, self.health[actor] + 3)
 
 
-def _rules(world: _World) -> Any:
+@contextlib.contextmanager
+def _step(operation: str, **attributes: Any) -> Iterator[None]:
+    """Run a handler step in a span; a rule's refusal ends it as ``failure``, not ``error``."""
+    refused: RuleRefused | None = None
+    with span(operation, **attributes) as step:
+        try:
+            yield
+        except RuleRefused as error:
+            step.set_status("failure")
+            step.set_attribute("refused", str(error))
+            refused = error
+    if refused is not None:
+        raise refused
+
+
+class _Game:
+    """The session: the world, the processor, what was dispatched, and the current scene."""
+
+    __slots__ = ("actor", "dispatched", "processor", "reactions", "succeeded", "turn", "world")
+
+    def __init__(self, world: _World) -> None:
+        self.world = world
+        self.processor: CommandProcessor | None = None
+        self.dispatched = self.succeeded = self.reactions = 0
+        self.turn = 0
+        self.actor = next(iter(world.position))
+
+    async def dispatch(self, actor: str, turn_action: Mapping[str, Any]) -> None:
+        assert self.processor is not None  # set before the session starts
+        result = await self.processor.dispatch_action({"id": actor}, turn_action)
+        self.dispatched += 1
+        self.succeeded += bool(result["success"])
+
+    async def react(self, actor: str, turn_action: Mapping[str, Any]) -> None:
+        """Dispatch a reaction from inside a handler: its trace becomes the cause's child."""
+        self.reactions += 1
+        await self.dispatch(actor, turn_action)
+
+    def scene(self) -> dict[str, Any]:
+        """Return the custom metadata of a new trace: the turn and the current actor's room."""
+        return {"turn": self.turn, "scene": self.world.position[self.actor]}
+
+
+class _StepTraces:
+    """The structured trace factory: one ``ActionAwareStructuredTrace`` per action."""
+
+    __slots__ = ()
+
+    def create_trace(self, action_id: str, actor_id: str) -> ActionAwareStructuredTrace:
+        """Return a structured trace for ``actor_id``'s action."""
+        return ActionAwareStructuredTrace(actor_id=actor_id)
+
+
+def _rules(game: _Game) -> Any:
     """Build the handler that applies the game rules to each attempted action."""
+    world = game.world
 
     async def rules(payload: Mapping[str, Any]) -> None:
         actor = str(payload["actorId"])
         action = payload["actionId"]
         words = str(payload["originalInput"]).split()
-        target = payload.get("targetId")
+        target = str(payload.get("targetId"))
         if action == "core:go":
-            world.go(actor, words[-1])
+            with _step("find_exit", direction=words[-1]):
+                world.go(actor, words[-1])
         elif action == "core:take":
-            world.take(actor, words[-1])
+            with _step("find_item", item=words[-1]):
+                world.take(actor, words[-1])
         elif action == "core:talk":
-            await asyncio.sleep(0)  # a conversation yields to the loop
-            world.talk(actor, str(target))
+            with _step("converse", target=target):
+                await asyncio.sleep(0)  # a conversation yields to the loop
+                world.talk(actor, target)
         elif action == "core:attack":
-            world.attack(actor, str(target))
-        elif action == "magic:cast":
-            await asyncio.sleep(0.001)  # spells take a moment: visible in the latencies
-            world.cast(actor, words[1])
+            with _step("resolve_target", target=target):
+                world.check_attack(actor, target)
+            with _step("apply_damage", target=target, amount=_DAMAGE):
+                damage = {
+                    "actionDefinitionId": "core:damage",
+                    "commandString": f"suffer {_DAMAGE} damage from {actor}",
+                    "targetId": actor,
+                }
+                await game.react(target, damage)
+        elif action == "core:damage":
+            with _step("reduce_health", amount=int(words[1])):
+                left = world.hurt(actor, int(words[1]))
+            if not left:
+                with _step("announce_defeat"):
+                    defeated = {
+                        "actionDefinitionId": "core:defeated",
+                        "commandString": f"fall, defeated by {target}",
+                        "targetId": target,
+                    }
+                    await game.react(actor, defeated)
+        elif action == "core:defeated":
+            with _step("respawn", room="hall"):
+                world.respawn(actor)
+        elif action == "core:look":
+            with _step("describe_room", room=world.position[actor]):
+                pass
+        else:  # magic:cast, the last of _ACTIONS
+            with _step("check_mana"):
+                world.cast(actor, words[1])
+            with _step("channel_spell", spell=words[1]):
+                await asyncio.sleep(0.001)  # spells take a moment: visible in the latencies
 
     return rules
 
@@ -231,7 +338,7 @@ def _turn_action(rng: random.Random, actor: str, world: _World) -> dict[str, Any
     if action == "core:attack":
         nearby = sorted(a for a, r in world.position.items() if r == room and a != actor)
         everyone = sorted(world.position)
-        target = rng.choice(nearby if nearby and rng.random() < 0.7 else everyone)
+        target = rng.choice(nearby if nearby and rng.random() < 0.85 else everyone)
         return {
             "actionDefinitionId": action,
             "commandString": f"attack {target}",
@@ -245,7 +352,11 @@ def _turn_action(rng: random.Random, actor: str, world: _World) -> dict[str, Any
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class DemoResult:
-    """What a demo run did: the report read back from its files, and the session's figures."""
+    """What a demo run did: the report read back from its files, and the session's figures.
+
+    ``dispatched`` and ``succeeded`` count every action, the reactions dispatched from inside
+    handlers (``reactions`` of them) included: one execution trace each.
+    """
 
     report: Report
     files: tuple[Path, ...]
@@ -254,6 +365,7 @@ class DemoResult:
     output_stats: Mapping[str, int]
     seed: int
     errors_logged: int
+    reactions: int = 0
 
 
 def _trace_files(folder: Path) -> set[Path]:
@@ -290,18 +402,16 @@ class _Progress:
         stream.flush()
 
 
-async def _session(
-    processor: CommandProcessor, world: _World, turns: int, rng: random.Random, bar: _Progress
-) -> tuple[int, int]:
-    actors = list(world.position)
-    dispatched = succeeded = 0
-    for _ in range(turns):
+async def _session(game: _Game, turns: int, rng: random.Random, bar: _Progress) -> None:
+    actors = list(game.world.position)
+    done = 0
+    for turn in range(1, turns + 1):
+        game.turn = turn
         for actor in actors:
-            result = await processor.dispatch_action({"id": actor}, _turn_action(rng, actor, world))
-            dispatched += 1
-            succeeded += bool(result["success"])
-            bar.update(dispatched)
-    return dispatched, succeeded
+            game.actor = actor
+            await game.dispatch(actor, _turn_action(rng, actor, game.world))
+            done += 1
+            bar.update(done)
 
 
 def run_demo(
@@ -330,23 +440,25 @@ def run_demo(
     ]
     folder = Path(out)
     before = _trace_files(folder)
-    world = _World(names)
+    game = _Game(_World(names))
     narration: list[str] = []
     bus = EventBus()
-    bus.subscribe(ATTEMPT_ACTION_ID, _rules(world))
+    bus.subscribe(ATTEMPT_ACTION_ID, _rules(game))
     bus.subscribe(ATTEMPT_ACTION_ID, _narrator(narration))
     logger = _QuietLogger()
     output = ActionTraceOutputService(folder, format="jsonl")
     try:
-        processor = CommandProcessor(
+        game.processor = CommandProcessor(
             _RulesEngineService(bus, logger),
             logger,
             trace_filter=ActionTraceFilter(),
-            trace_factory=ActionExecutionTraceFactory(logger),
+            trace_factory=ActionExecutionTraceFactory(
+                logger, metadata={"build": BUILD}, metadata_providers=(game.scene,)
+            ),
             trace_output_service=output,
+            structured_trace_factory=_StepTraces(),
         )
-        bar = _Progress(progress, actors * turns)
-        dispatched, succeeded = asyncio.run(_session(processor, world, turns, rng, bar))
+        asyncio.run(_session(game, turns, rng, _Progress(progress, actors * turns)))
     finally:
         output.close()
     files = tuple(sorted(_trace_files(folder) - before))
@@ -356,8 +468,9 @@ def run_demo(
     return DemoResult(
         report=report,
         files=files,
-        dispatched=dispatched,
-        succeeded=succeeded,
+        dispatched=game.dispatched,
+        succeeded=game.succeeded,
+        reactions=game.reactions,
         output_stats=dict(output.stats),
         seed=seed,
         errors_logged=logger.logged,

@@ -89,7 +89,7 @@ class ActionExecutionTraceFactory:
             raise InvalidArgumentError("action_id must be a non-blank string")
         if _is_blank(actor_id):
             raise InvalidArgumentError("actor_id must be a non-blank string")
-        if not isinstance(turn_action, Mapping):
+        if type(turn_action) is not dict and not isinstance(turn_action, Mapping):
             raise InvalidArgumentError("turn_action must be a mapping")
         if "actionDefinitionId" not in turn_action:
             raise InvalidArgumentError("turn_action is missing actionDefinitionId")
@@ -151,7 +151,11 @@ class ActionExecutionTraceFactory:
                 rules=self._rules,
                 parent=parent,
                 verbosity=Verbosity.STANDARD if verbosity is None else verbosity,
-                metadata=self._custom_metadata(metadata),
+                metadata=(
+                    self._custom_metadata(metadata)
+                    if metadata is not None or self._metadata or self._providers
+                    else None
+                ),
             )
         except Exception as error:
             self._logger.error(f"Failed to create execution trace: {error}")

@@ -371,43 +371,37 @@ class _Walk:
             return self.rules.key_info(str.__str__(key))
         return self.rules.key_info(_type_marker(key))[0], False  # clipped like any key
 
-    def enter(self, container: object, depth: int) -> str | None:
-        if depth >= MAX_DEPTH:
-            self.room -= 12
-            return MAX_DEPTH_MARKER
-        if id(container) in self.open:
-            self.room -= 12
-            return CIRCULAR
-        return None
-
     def mapping(
         self, container: object, items: Iterable[Any], size: int | None, depth: int, redact: bool
     ) -> Any:
-        marker = self.enter(container, depth)
-        if marker is not None:
-            return marker
+        if depth >= MAX_DEPTH:
+            self.room -= 12
+            return MAX_DEPTH_MARKER
         opened = id(container)
-        self.open.add(opened)
+        path = self.open
+        if opened in path:
+            self.room -= 12
+            return CIRCULAR
+        path.add(opened)
         out: dict[str, Any] = {}
-        count = 0
         key_info = self.rules.key_info
         known_keys = self.rules._keys
         value = self.value
         child = depth + 1
-        # The budget lives in a local while the loop handles plain scalars inline (the hot path);
-        # it is handed back to ``self`` around every call that may spend it.
+        # The budgets live in locals while the loop handles plain scalars inline (the hot path);
+        # they are handed back to ``self`` around every call that may spend them.
         room = self.room - 2
+        nodes = self.nodes
         try:
             for raw, item in items:
-                if room <= 0 or self.nodes <= 0:
+                if room <= 0 or nodes <= 0:
                     self.truncated = True
                     out[TRUNCATED_KEY] = (
-                        f"{size - count} more keys" if size is not None else "more keys"
+                        f"{size - len(out)} more keys" if size is not None else "more keys"
                     )
                     room -= 30
                     break
-                self.nodes -= 1
-                count += 1
+                nodes -= 1
                 if type(raw) is str:
                     info = known_keys.get(raw)
                     name, sensitive = info if info is not None else key_info(raw)
@@ -418,9 +412,9 @@ class _Walk:
                 kind = type(item)
                 if redact or sensitive:
                     if kind is dict or kind is list or kind is tuple:
-                        self.room = room
+                        self.room, self.nodes = room, nodes
                         out[name] = value(item, child, True)
-                        room = self.room - len(name) - 4
+                        room, nodes = self.room - len(name) - 4, self.nodes
                     else:
                         out[name] = REDACTED
                         room -= len(name) + 17
@@ -430,50 +424,59 @@ class _Walk:
                         text = redact_secrets(text)
                     out[name] = text
                     room -= len(name) + len(text) + 6
-                elif (kind is int and item.bit_length() <= 64) or kind is bool or item is None:
+                elif (
+                    (kind is int and item.bit_length() <= 64)
+                    or kind is bool
+                    or item is None
+                    or (kind is float and item - item == 0.0)  # finite
+                ):
                     out[name] = item
-                    room -= len(name) + 26
-                elif kind is dict:
-                    self.room = room
-                    out[name] = self.mapping(item, item.items(), len(item), child, False)
-                    room = self.room - len(name) - 4
+                    room -= len(name) + 28
                 else:
-                    self.room = room
-                    out[name] = value(item, child, False)
-                    room = self.room - len(name) - 4
+                    self.room, self.nodes = room, nodes
+                    if kind is dict:
+                        out[name] = self.mapping(item, item.items(), len(item), child, False)
+                    elif kind is list:
+                        out[name] = self.sequence(item, item, len(item), child, False)
+                    else:
+                        out[name] = value(item, child, False)
+                    room, nodes = self.room - len(name) - 4, self.nodes
         except Exception:
             # A mapping that fails while iterated (or mutates under us) keeps what was read.
             self.truncated = True
             out[TRUNCATED_KEY] = "unreadable entries"
         finally:
-            self.open.discard(opened)
-        self.room = room
+            path.discard(opened)
+        self.room, self.nodes = room, nodes
         return out
 
     def sequence(
         self, container: object, items: Iterable[Any], size: int | None, depth: int, redact: bool
     ) -> Any:
-        marker = self.enter(container, depth)
-        if marker is not None:
-            return marker
+        if depth >= MAX_DEPTH:
+            self.room -= 12
+            return MAX_DEPTH_MARKER
         opened = id(container)
-        self.open.add(opened)
+        path = self.open
+        if opened in path:
+            self.room -= 12
+            return CIRCULAR
+        path.add(opened)
         out: list[Any] = []
         append = out.append
-        count = 0
         value = self.value
         child = depth + 1
-        room = self.room - 2  # local while scalars are handled inline, as in ``mapping``
+        room = self.room - 2  # budgets in locals while scalars are handled inline, as in mapping
+        nodes = self.nodes
         try:
             for item in items:
-                if room <= 0 or self.nodes <= 0:
+                if room <= 0 or nodes <= 0:
                     self.truncated = True
-                    more = f"{size - count} more items" if size is not None else "more items"
+                    more = f"{size - len(out)} more items" if size is not None else "more items"
                     append(f"[Truncated: {more}]")
                     room -= 40
                     break
-                self.nodes -= 1
-                count += 1
+                nodes -= 1
                 kind = type(item)
                 if kind is str and not redact and len(item) <= 1024:
                     text = item if item.isascii() else clean_text(item)
@@ -482,20 +485,26 @@ class _Walk:
                     append(text)
                     room -= len(text) + 3
                 elif not redact and (
-                    (kind is int and item.bit_length() <= 64) or kind is bool or item is None
+                    (kind is int and item.bit_length() <= 64)
+                    or kind is bool
+                    or item is None
+                    or (kind is float and item - item == 0.0)  # finite
                 ):
                     append(item)
-                    room -= 22
+                    room -= 25
                 else:
-                    self.room = room
-                    append(value(item, child, redact))
-                    room = self.room - 1
+                    self.room, self.nodes = room, nodes
+                    if kind is dict:
+                        append(self.mapping(item, item.items(), len(item), child, redact))
+                    else:
+                        append(value(item, child, redact))
+                    room, nodes = self.room - 1, self.nodes
         except Exception:
             self.truncated = True
             append("[Truncated: unreadable items]")
         finally:
-            self.open.discard(opened)
-        self.room = room
+            path.discard(opened)
+        self.room, self.nodes = room, nodes
         return out
 
     def other(self, value: Any, depth: int, redact: bool) -> Any:
@@ -617,7 +626,10 @@ def sanitize_to_json(
     for _ in range(6):
         walk = _Walk(rules, room)
         try:
-            clean = walk.value(value, 0, False)
+            if type(value) is dict:  # the usual payload: skip the type dispatch
+                clean = walk.mapping(value, value.items(), len(value), 0, False)
+            else:
+                clean = walk.value(value, 0, False)
             text = compact_json(clean)
         except Exception:  # pragma: no cover - the walk only produces JSON-safe values
             clean = _type_marker(value)

@@ -85,12 +85,70 @@ def _read(mapping: Mapping[Any, Any], key: str) -> Any:
         return _MISSING
 
 
+_SCALARS = frozenset({str, int, float, bool, type(None)})
+_TURN_CACHE_LIMIT = 1024
+_turn_cache: dict[tuple[Any, ...], str] = {}
+
+
+def _turn_key(turn_action: Mapping[Any, Any]) -> tuple[Any, ...] | None:
+    """Return a hashable key of a small turn action's exact content, or ``None``.
+
+    Types are part of the key (``1``, ``1.0`` and ``True`` are equal but write differently);
+    only plain dicts of str keys and scalar values (one level of nesting) qualify.
+    """
+    if type(turn_action) is not dict or len(turn_action) > 4:
+        return None
+    key: list[Any] = []
+    for name, value in turn_action.items():
+        kind = type(value)
+        if type(name) is not str:
+            return None
+        if kind is dict:
+            if len(value) > 8:
+                return None
+            inner: list[Any] = []
+            for inner_name, item in value.items():
+                if type(inner_name) is not str or type(item) not in _SCALARS:
+                    return None
+                # ``float.hex`` tells -0.0 from 0.0, which compare (and hash) equal.
+                inner.append((inner_name, type(item), item.hex() if type(item) is float else item))
+            key.append((name, dict, tuple(inner)))
+        elif kind in _SCALARS:
+            key.append((name, kind, value.hex() if kind is float else value))
+        else:
+            return None
+    return tuple(key)
+
+
 def _turn_action_json(turn_action: Mapping[Any, Any], rules: SanitizeRules) -> str:
-    record: dict[Any, Any] = {
-        "actionDefinitionId": _read(turn_action, "actionDefinitionId"),
-        "commandString": _read(turn_action, "commandString"),
-        "parameters": _read(turn_action, "parameters"),
-    }
+    # Games send the same few turn actions over and over: remember their sanitised JSON.
+    shape = _turn_key(turn_action)
+    if shape is not None:
+        cached = _turn_cache.get((rules, shape))
+        if cached is not None:
+            return cached
+    text = _build_turn_action_json(turn_action, rules)
+    if shape is not None:
+        if len(_turn_cache) >= _TURN_CACHE_LIMIT:
+            _turn_cache.clear()
+        _turn_cache[rules, shape] = text
+    return text
+
+
+def _build_turn_action_json(turn_action: Mapping[Any, Any], rules: SanitizeRules) -> str:
+    if type(turn_action) is dict:  # a plain dict's get cannot raise for these str keys
+        get = turn_action.get
+        record: dict[Any, Any] = {
+            "actionDefinitionId": get("actionDefinitionId", _MISSING),
+            "commandString": get("commandString", _MISSING),
+            "parameters": get("parameters", _MISSING),
+        }
+    else:
+        record = {
+            "actionDefinitionId": _read(turn_action, "actionDefinitionId"),
+            "commandString": _read(turn_action, "commandString"),
+            "parameters": _read(turn_action, "parameters"),
+        }
     present = 0
     for key in _TURN_KEYS:
         if record[key] is _MISSING:
@@ -108,6 +166,13 @@ def _turn_action_json(turn_action: Mapping[Any, Any], rules: SanitizeRules) -> s
     except Exception:
         pass
     return sanitize_to_json(record, rules, MAX_PAYLOAD_SIZE)[1]
+
+
+def _clean_id(text: str) -> str:
+    """Return an id as recorded: a plain str, lone surrogates replaced, secrets redacted."""
+    if type(text) is str and len(text) < 23 and text.isascii() and "eyJ" not in text:
+        return text  # too short for a Bearer token, and no JWT or PEM can hide in it
+    return redact_secrets(clean_text(str.__str__(text)))
 
 
 def _after(start: float, end: float) -> float:
@@ -194,7 +259,7 @@ class ActionExecutionTrace:
             raise InvalidArgumentError("ActionExecutionTrace requires valid action_id string")
         if not isinstance(actor_id, str) or not actor_id:
             raise InvalidArgumentError("ActionExecutionTrace requires valid actor_id string")
-        if not isinstance(turn_action, Mapping):
+        if type(turn_action) is not dict and not isinstance(turn_action, Mapping):
             raise InvalidArgumentError("ActionExecutionTrace requires valid turn_action mapping")
         if rules is None:
             rules = rules_for(sensitive_fields, safe_fields)
@@ -218,8 +283,8 @@ class ActionExecutionTrace:
         if metadata is not None and not isinstance(metadata, Mapping):
             raise InvalidArgumentError("metadata must be a mapping")
         _set_created(self, _wall_ns())
-        _set_action(self, redact_secrets(clean_text(str.__str__(action_id))))
-        _set_actor(self, redact_secrets(clean_text(str.__str__(actor_id))))
+        _set_action(self, _clean_id(action_id))
+        _set_actor(self, _clean_id(actor_id))
         _set_rules(self, rules)
         _set_turn(self, _turn_action_json(turn_action, rules))
         _set_start(self, None)
@@ -417,6 +482,13 @@ class ActionExecutionTrace:
             return ExecutionStatus.IN_PROGRESS
         return ExecutionStatus.PENDING
 
+    def _status_text(self) -> str:
+        if self._error is not None:
+            return "error"
+        if self._success is not None:
+            return "success" if self._success else "failed"
+        return "in_progress" if self._start is not None else "pending"
+
     def get_execution_phases(self) -> list[PhaseRecord]:
         """Return a fresh list of the phase records, in capture order."""
         phases: list[PhaseRecord] = []
@@ -520,17 +592,21 @@ class ActionExecutionTrace:
             return json.dumps(self.to_dict(), indent=indent, ensure_ascii=False, allow_nan=False)
         # Hot path of every writer: the captured parts are already compact JSON, and the rest is
         # our own fixed shape, so the text is assembled directly instead of encoding a dict.
+        # Each float is formatted once (``repr`` is what json writes for a float, and it costs).
         start, end = self._start, self._end
-        duration = None if start is None or end is None else end - start
+        start_text = "null" if start is None else repr(start)
+        end_text = "null" if end is None else repr(end)
+        duration_text = "null" if start is None or end is None else repr(end - start)
         success = self._success
         if success is None:
             result = "null"
         else:
-            stamp = self._result_ts if self._result_ts is not None else end
+            stamp = self._result_ts
             meta = self._result_meta if self._result_meta is not None else "null"
+            stamp_text = end_text if stamp is None else _dumps(stamp)
             result = (
                 f'{{"success":{"true" if success else "false"},'
-                f'"timestamp":{_dumps(stamp)},"metadata":{meta}}}'
+                f'"timestamp":{stamp_text},"metadata":{meta}}}'
             )
         error = self._error
         trace_id, span_id = self._ids()
@@ -543,20 +619,20 @@ class ActionExecutionTrace:
             f'"version":"{TRACE_FORMAT_VERSION}","traceId":"{trace_id:032x}",'
             f'"spanId":"{span_id:016x}","parentSpanId":{parent_text}}},'
             f'"turnAction":{self._turn_json},'
-            f'"execution":{{"startTime":{_number(start)},"endTime":{_number(end)},'
-            f'"duration":{_number(duration)},"status":"{self.status.value}",'
-            f'"phases":{self._phases_json()},"startEpochNs":{_number(self._start_epoch_ns)}}},'
+            f'"execution":{{"startTime":{start_text},"endTime":{end_text},'
+            f'"duration":{duration_text},"status":"{self._status_text()}",'
+            f'"phases":{self._phases_json(start_text, end_text)},'
+            f'"startEpochNs":{_number(self._start_epoch_ns)}}},'
             f'"eventPayload":{self._payload_json if self._payload_json is not None else "null"},'
             f'"result":{result},"error":{error[3] if error is not None else "null"},'
             f'"customMetadata":{self._custom if self._custom is not None else "{}"}}}'
         )
 
-    def _phases_json(self) -> str:
-        start = self._start
-        if start is None:
+    def _phases_json(self, start_text: str, end_text: str) -> str:
+        if self._start is None:
             return "[]"
         parts = [
-            f'{{"phase":"dispatch_start","timestamp":{start!r},'
+            f'{{"phase":"dispatch_start","timestamp":{start_text},'
             '"description":"Action dispatch initiated"}'
         ]
         if self._payload_at is not None:
@@ -568,7 +644,7 @@ class ActionExecutionTrace:
         if self._success is not None:
             ok = self._success
             parts.append(
-                f'{{"phase":"dispatch_completed","timestamp":{self._end!r},'
+                f'{{"phase":"dispatch_completed","timestamp":{end_text},'
                 f'"description":"{"Dispatch succeeded" if ok else "Dispatch failed"}",'
                 f'"success":{"true" if ok else "false"}}}'
             )
