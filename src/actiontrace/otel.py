@@ -76,6 +76,7 @@ except ImportError as _missing:  # pragma: no cover - exercised in a subprocess 
         "pip install 'actiontrace[otel]'"
     ) from _missing
 
+from .arguments import timeout_argument
 from .errors import InvalidArgumentError
 from .factory import LoggerLike, ensure_logger
 
@@ -363,19 +364,6 @@ def _number(value: Any) -> TypeGuard[int | float]:
     return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
-def _timeout_argument(value: object) -> float:
-    if (
-        not isinstance(value, int | float)
-        or isinstance(value, bool)
-        or not math.isfinite(value)
-        or value < 0
-    ):
-        raise InvalidArgumentError(
-            f"timeout must be a finite number of seconds >= 0, got {value!r}"
-        )
-    return float(value)
-
-
 def _incomplete(trace: Any) -> bool:
     """Whether ``trace`` says cheaply, without ``to_dict()``, that it is not finished."""
     try:
@@ -572,7 +560,7 @@ class OTelTraceSink:
         counted as ``failed`` instead of sent (one request already in flight ends by the
         exporter's own timeout). Never raises for a fault of the export.
         """
-        deadline = _monotonic() + _timeout_argument(timeout)
+        deadline = _monotonic() + timeout_argument(timeout)
         if self._closed:
             return True
         if not self._wait_converted(deadline):
@@ -586,7 +574,7 @@ class OTelTraceSink:
         then are counted as ``dropped``, like spans that never reached the exporter. Idempotent;
         never raises for a fault of the export. The sink also closes itself at interpreter exit.
         """
-        self._shutdown(_timeout_argument(timeout), from_atexit=False)
+        self._shutdown(timeout_argument(timeout), from_atexit=False)
 
     def __enter__(self) -> OTelTraceSink:
         return self

@@ -27,6 +27,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Final
 
+from ..arguments import timeout_argument
 from ..errors import InvalidArgumentError
 from ..factory import LoggerLike, ensure_logger
 from .sinks import JsonFileSink, JsonLinesSink, Sink
@@ -104,19 +105,6 @@ def _int_argument(value: object, name: str, minimum: int) -> int:
     if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
         raise InvalidArgumentError(f"{name} must be an int >= {minimum}, got {value!r}")
     return value
-
-
-def _timeout_argument(value: object) -> float:
-    if (
-        not isinstance(value, (int, float))
-        or isinstance(value, bool)
-        or not math.isfinite(value)
-        or value < 0
-    ):
-        raise InvalidArgumentError(
-            f"timeout must be a finite number of seconds >= 0, got {value!r}"
-        )
-    return float(value)
 
 
 def _directory_argument(value: object) -> Path:
@@ -327,7 +315,7 @@ class ActionTraceOutputService:
         when ``timeout`` seconds passed first. While the disk faults, the writer retries for half
         of ``timeout``, then counts the traces this flush waits for as ``failed``.
         """
-        wait = _timeout_argument(timeout)
+        wait = timeout_argument(timeout)
         start = _monotonic()
         with self._lock:
             target = self._accepted
@@ -354,7 +342,7 @@ class ActionTraceOutputService:
         Returns within ``timeout`` seconds even when the disk keeps faulting (what could not be
         written is counted as ``failed``). Later ``write_trace`` calls drop their traces.
         """
-        self._shutdown(_timeout_argument(timeout), from_atexit=False)
+        self._shutdown(timeout_argument(timeout), from_atexit=False)
 
     def __enter__(self) -> ActionTraceOutputService:
         return self

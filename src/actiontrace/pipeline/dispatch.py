@@ -9,13 +9,14 @@ from typing import Any, Final
 from ..errors import InvalidArgumentError
 from ..factory import LoggerLike, ensure_logger
 
-__all__ = ["ATTEMPT_ACTION_ID", "EventDispatchService"]
+__all__ = ["ATTEMPT_ACTION_ID", "EventDispatchService", "describe_exception"]
 
 ATTEMPT_ACTION_ID: Final = "core:attempt_action"
 """The event ``CommandProcessor`` dispatches for every action."""
 
 
-def _describe(error: BaseException) -> str:
+def describe_exception(error: BaseException) -> str:
+    """Return ``"Type: message"`` for an exception, even one whose ``str()`` fails."""
     try:
         text = str(error)
     except Exception:
@@ -66,7 +67,8 @@ class EventDispatchService:
 
     def _report(self, event_name: object, context: object, error: Exception) -> None:
         try:
-            message = f"Error dispatching event '{event_name}' ({context}): {_describe(error)}"
+            detail = describe_exception(error)
+            message = f"Error dispatching event '{event_name}' ({context}): {detail}"
             logger = self._logger
             if isinstance(logger, (logging.Logger, logging.LoggerAdapter)):
                 logger.error(message, exc_info=error)

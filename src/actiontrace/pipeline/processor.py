@@ -17,7 +17,7 @@ from typing import Any
 from ..context import CURRENT_TRACE
 from ..errors import InvalidArgumentError
 from ..factory import LoggerLike, ensure_logger
-from .dispatch import ATTEMPT_ACTION_ID
+from .dispatch import ATTEMPT_ACTION_ID, describe_exception
 
 __all__ = ["CommandProcessor"]
 
@@ -67,14 +67,6 @@ def _read_turn(turn_action: object) -> tuple[str, str, object]:
         if target == "":
             target = None
     return action_id, command if isinstance(command, str) and command else action_id, target
-
-
-def _describe(error: BaseException) -> str:
-    try:
-        text = str(error)
-    except Exception:
-        text = "<unprintable>"
-    return f"{type(error).__name__}: {text}" if text else type(error).__name__
 
 
 def _best_effort_input(turn_action: object) -> tuple[str, str | None]:
@@ -441,7 +433,7 @@ class CommandProcessor:
     def _dispatch_raised(
         self, action_id: str, original_input: str, error: Exception
     ) -> dict[str, Any]:
-        detail = _describe(error)
+        detail = describe_exception(error)
         self._safe_log(
             logging.ERROR,
             f"CommandProcessor: dispatching '{ATTEMPT_ACTION_ID}' for action '{action_id}' "
@@ -456,7 +448,7 @@ class CommandProcessor:
         self._safe_log(
             logging.WARNING,
             f"CommandProcessor: tracing failed in {where} for action '{action_id}' "
-            f"({_describe(error)}); the action itself is unaffected",
+            f"({describe_exception(error)}); the action itself is unaffected",
             error,
         )
 
