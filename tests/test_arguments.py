@@ -17,5 +17,5 @@ def test_a_finite_non_negative_number_is_a_timeout_in_seconds(value: float) -> N
 
 @pytest.mark.parametrize("value", [-1, math.inf, math.nan, True, "5", None])
 def test_anything_else_is_rejected_naming_the_argument(value: object) -> None:
-    with pytest.raises(InvalidArgumentError, match="^wait must be a finite number"):
+    with pytest.raises(InvalidArgumentError, match=r"^wait must be a finite number"):
         timeout_argument(value, "wait")

@@ -30,7 +30,9 @@ def test_trace_without_custom_metadata_writes_an_empty_object() -> None:
     assert json.loads(trace.to_json())["customMetadata"] == {}
 
 
-def test_later_sources_win_factory_then_providers_then_create_trace_then_set_metadata() -> None:
+def test_later_sources_win_factory_then_providers_then_create_trace_then_set_metadata(
+    assert_valid_trace: Any,
+) -> None:
     factory = ActionExecutionTraceFactory(
         metadata={"build": "1.0", "scene": "factory", "platform": "pc", "a": 1},
         metadata_providers=[lambda: {"scene": "provider", "platform": "provider", "b": 2}],
@@ -47,6 +49,7 @@ def test_later_sources_win_factory_then_providers_then_create_trace_then_set_met
         "c": 3,
         "d": 4,
     }
+    assert_valid_trace(trace)
 
 
 def test_each_provider_is_called_once_per_created_trace() -> None:

@@ -50,7 +50,9 @@ def _by_action(out: Collect) -> dict[str, ActionExecutionTrace]:
     return {trace.action_id: trace for trace in out.traces}
 
 
-async def test_a_reaction_of_a_reaction_is_linked_three_levels_deep() -> None:
+async def test_a_reaction_of_a_reaction_is_linked_three_levels_deep(
+    assert_valid_trace: Any,
+) -> None:
     bus, out = EventBus(), Collect()
     processor = _processor(bus, out)
 
@@ -70,6 +72,8 @@ async def test_a_reaction_of_a_reaction_is_linked_three_levels_deep() -> None:
     assert len({attack.span_id, damage.span_id, die.span_id}) == 3
     on_disk = die.to_dict()["metadata"]
     assert on_disk["traceId"] == attack.trace_id and on_disk["parentSpanId"] == damage.span_id
+    for trace in (attack, damage, die):
+        assert_valid_trace(trace)
 
 
 async def test_current_trace_is_the_dispatching_trace_inside_handlers_only() -> None:
@@ -171,7 +175,9 @@ def test_explicit_parent_trace_or_context_links_a_trace() -> None:
         )
 
 
-def test_every_trace_has_valid_distinct_ids_and_a_root_has_no_parent() -> None:
+def test_every_trace_has_valid_distinct_ids_and_a_root_has_no_parent(
+    assert_valid_trace: Any,
+) -> None:
     traces = [
         ActionExecutionTrace(action_id="core:go", actor_id="a", turn_action=_turn("core:go"))
         for _ in range(100)
@@ -185,3 +191,4 @@ def test_every_trace_has_valid_distinct_ids_and_a_root_has_no_parent() -> None:
         meta = trace.to_dict()["metadata"]
         assert meta["traceId"] == trace.trace_id and meta["spanId"] == trace.span_id
         assert meta["parentSpanId"] is None
+        assert_valid_trace(trace)

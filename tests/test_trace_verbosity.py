@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 
@@ -25,8 +26,12 @@ def _complete(verbosity: str) -> ActionExecutionTrace:
     return trace
 
 
-def test_minimal_keeps_ids_times_phases_status_and_error_type_and_message() -> None:
-    data = _complete("minimal").to_dict()
+def test_minimal_keeps_ids_times_phases_status_and_error_type_and_message(
+    assert_valid_trace: Any,
+) -> None:
+    trace = _complete("minimal")
+    assert_valid_trace(trace)
+    data = trace.to_dict()
     assert data["eventPayload"] is None
     payload_phase = data["execution"]["phases"][1]
     assert payload_phase["payloadSize"] == len(b'{"room":"hall","items":[1,2,3]}')
