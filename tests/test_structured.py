@@ -380,3 +380,15 @@ def test_action_aware_trace_validates_its_arguments() -> None:
     )
     joined = ActionAwareStructuredTrace(actor_id="a", context=parent)
     assert joined.trace_id == parent.trace_id
+
+
+def test_a_span_closed_in_another_context_than_it_was_opened_in_still_ends() -> None:
+    import contextvars
+
+    trace = StructuredTrace()
+    item = trace.span("handed_over")
+    opened = contextvars.copy_context()
+    opened.run(item.__enter__)
+    item.__exit__(None, None, None)  # here, in the test's own context
+    assert item.status == "success" and item.end_time is not None
+    assert span("after") is span("after")  # nothing left open in this context

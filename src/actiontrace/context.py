@@ -9,14 +9,14 @@ workers start with an empty context: they inherit nothing unless the caller pass
 
 from __future__ import annotations
 
-from contextvars import ContextVar, Token
-from typing import TYPE_CHECKING, Any
+from contextvars import ContextVar
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from .structured import Span, StructuredTrace
     from .trace import ActionExecutionTrace
 
-__all__ = ["current_trace", "reset_current", "set_current"]
+__all__ = ["ACTIVE_SPAN", "CURRENT_TRACE", "current_trace"]
 
 CURRENT_TRACE: ContextVar[ActionExecutionTrace | None] = ContextVar(
     "actiontrace_current_trace", default=None
@@ -30,16 +30,3 @@ ACTIVE_SPAN: ContextVar[tuple[StructuredTrace, Span | None] | None] = ContextVar
 def current_trace() -> ActionExecutionTrace | None:
     """Return the execution trace being dispatched in the current context, or ``None``."""
     return CURRENT_TRACE.get()
-
-
-def set_current(trace: ActionExecutionTrace | None) -> Token[ActionExecutionTrace | None]:
-    """Make ``trace`` current; hand the token to ``reset_current`` when its dispatch ends."""
-    return CURRENT_TRACE.set(trace)
-
-
-def reset_current(token: Token[Any]) -> None:
-    """Undo ``set_current``; tolerant of a token made in another context."""
-    try:
-        CURRENT_TRACE.reset(token)
-    except ValueError:
-        CURRENT_TRACE.set(token.old_value if token.old_value is not Token.MISSING else None)

@@ -465,11 +465,9 @@ class CommandProcessor:
 
 
 def _reset(token: Any) -> None:
+    # Set and reset in the same coroutine, so always in the same context.
     if token is not None:
-        try:
-            CURRENT_TRACE.reset(token)
-        except ValueError:  # pragma: no cover - reset in the context that set it, always
-            CURRENT_TRACE.set(None)
+        CURRENT_TRACE.reset(token)
 
 
 def _failure(original_input: str, action_id: str | None, error: str) -> dict[str, Any]:
