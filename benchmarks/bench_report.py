@@ -29,7 +29,10 @@ from _common import Row, header, is_quick, pick, print_table
 from actiontrace import ActionExecutionTrace
 from actiontrace.analysis.html import page_data, render_page
 from actiontrace.analysis.report import build_report, report_path
+from actiontrace.output import reader as _reader
 from actiontrace.output.reader import read_traces, scan_traces
+
+FAST = _reader._fast_loads is not None
 
 ACTIONS = ("core:go", "core:take", "core:look", "core:talk", "core:attack", "magic:cast")
 TARGET_RATE = 50_000
@@ -121,6 +124,7 @@ def main() -> None:
         )
 
         read_s = best_of(lambda: sum(1 for _ in scan_traces(folder)), repeats)
+        fast_s = best_of(lambda: sum(1 for _ in scan_traces(folder, fast=True)), repeats)
         report_s = best_of(lambda: report_path(folder), repeats)
         aggregate_s = aggregate_only(folder, repeats)
         page_s = best_of(lambda: page_data(folder), repeats)
@@ -132,7 +136,13 @@ def main() -> None:
 
     report_rate = count / report_s
     rows = [
-        Row("read only (scan_traces)", count / read_s, "traces/s"),
+        Row("read only (scan_traces, json)", count / read_s, "traces/s"),
+        Row(
+            "read only (scan_traces fast=True, orjson)" if FAST else "read only (no orjson)",
+            count / fast_s,
+            "traces/s",
+            ratio=read_s / fast_s,
+        ),
         Row(
             "read + report aggregation (report_path)",
             report_rate,

@@ -296,3 +296,41 @@ def test_the_reader_does_not_import_the_writer() -> None:
         for alias in node.names
     }
     assert not any(name and ("service" in name or "sinks" in name) for name in imported)
+
+
+def test_lines_orjson_refuses_are_still_read_with_the_standard_parser(tmp_path: Path) -> None:
+    # Integers past 64 bits and NaN are valid for json.loads, not for orjson.
+    path = tmp_path / "odd.jsonl"
+    path.write_text(
+        '{"metadata": {"actionId": "a"}, "eventPayload": {"big": 123456789012345678901234567890}}\n'
+        '{"metadata": {"actionId": "b"}, "eventPayload": {"x": NaN}}\n',
+        encoding="utf-8",
+    )
+    traces = list(read_traces(path))  # exact: the standard parser
+    assert traces[0]["eventPayload"]["big"] == 123456789012345678901234567890
+    assert traces[1]["metadata"]["actionId"] == "b"
+    fast = [record.trace for record in scan_traces(path, fast=True)]
+    assert [t["metadata"]["actionId"] for t in fast] == ["a", "b"]  # NaN: parsed again, not lost
+
+
+def test_the_reader_works_without_orjson(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import subprocess
+    import sys
+
+    path = tmp_path / "t.jsonl"
+    path.write_text('{"metadata": {"actionId": "a"}}\n{torn', encoding="utf-8")
+    monkeypatch.setattr(reader, "_fast_loads", None)
+    stats = ReadStats()
+    records = scan_traces(path, stats, fast=True)
+    assert [r.trace["metadata"]["actionId"] for r in records] == ["a"]
+    assert stats.torn == 1
+    # And the module imports cleanly where orjson is not installed at all.
+    code = (
+        "import sys; sys.modules['orjson'] = None\n"
+        "from actiontrace.output import reader\n"
+        "assert reader._fast_loads is None\n"
+        f"print(sum(1 for _ in reader.scan_traces({str(path)!r}, fast=True)))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "1"

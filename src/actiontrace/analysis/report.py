@@ -462,7 +462,10 @@ def report_path(
     """
     stats = ReadStats()
     report = build_report(
-        scan_traces(path, stats), slowest=slowest, group_by=group_by, max_samples=max_samples
+        scan_traces(path, stats, fast=True),
+        slowest=slowest,
+        group_by=group_by,
+        max_samples=max_samples,
     )
     add_read_stats(report, stats)
     return report
