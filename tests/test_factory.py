@@ -295,3 +295,15 @@ def test_factory_without_rules_does_not_redact_user_fields() -> None:
 def test_factory_rejects_invalid_field_names_naming_the_argument(argument: str, bad: Any) -> None:
     with pytest.raises(InvalidArgumentError, match=argument):
         ActionExecutionTraceFactory(**{argument: bad})
+
+
+def test_debug_message_shows_the_redacted_ids() -> None:
+    logger = RecordingLogger()
+    token = "Bearer abcdefghijklmnopqrstuvwxyz0123"
+    factory = ActionExecutionTraceFactory(logger)
+    factory.create_trace(
+        action_id="core:login", actor_id=token, turn_action={"actionDefinitionId": "core:login"}
+    )
+    debug = " ".join(str(call) for call in logger.calls)
+    assert "abcdefghijklmnop" not in debug
+    assert "Bearer [REDACTED]" in debug

@@ -381,3 +381,15 @@ def test_secrets_in_error_messages_and_stacks_are_redacted(secret: str, body: st
     assert REDACTED in record["stack"]  # type: ignore[index]
     assert REDACTED in record["cause"]["message"]  # type: ignore[index]
     assert REDACTED in trace.get_execution_phases()[-1]["description"]
+
+
+def test_a_raised_dict_value_is_described_without_its_secrets() -> None:
+    from actiontrace import ActionExecutionTrace
+
+    trace = ActionExecutionTrace(action_id="a", actor_id="b", turn_action={})
+    trace.capture_dispatch_start()
+    trace.capture_error({"reason": "login failed", "password": "hunter2"})
+    error = trace.to_dict()["error"]
+    assert error["type"] == "dict" and error["stack"] is None
+    assert "hunter2" not in trace.to_json()
+    assert error["message"] == "{'reason': 'login failed', 'password': '[REDACTED]'}"

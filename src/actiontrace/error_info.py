@@ -36,7 +36,11 @@ def _type_name(error: object) -> str:
     return name if isinstance(name, str) and name else "object"
 
 
-def _message(error: object) -> str:
+def _message(error: object, rules: SanitizeRules) -> str:
+    if issubclass(type(error), (dict, list)):  # type(): never the object's own __class__
+        # A raised dict or list of details: ``str()`` of its sanitised copy, which reads the same
+        # unless a key would have shown a password.
+        error = sanitize_to_json(error, rules, MAX_MESSAGE_CHARS)[0]
     try:
         text = str(error)
     except Exception:
@@ -53,13 +57,13 @@ def _message(error: object) -> str:
     return f"{head}...[Truncated: {max(len(text) - len(head), 1)} more chars]"
 
 
-def _stack(error: object, chain: bool) -> str | None:
+def _stack(error: object, rules: SanitizeRules, chain: bool) -> str | None:
     if not isinstance(error, BaseException):
         return None
     try:
         text = "".join(traceback.format_exception(error, chain=chain))
     except Exception:
-        text = f"{_type_name(error)}: {_message(error)}\n"
+        text = f"{_type_name(error)}: {_message(error, rules)}\n"
     if len(text) <= MAX_STACK_CHARS:
         return redact_secrets(clean_text(text))
     # Redact before clipping (a secret across the clip point is seen whole), on a bounded window.
@@ -110,9 +114,9 @@ def describe_error(error: object, rules: SanitizeRules, timestamp: float) -> Err
     for depth in range(len(links) - 1, -1, -1):
         item = links[depth]
         record = {
-            "message": _message(item),
+            "message": _message(item, rules),
             "type": _type_name(item),
-            "stack": _stack(item, chain=depth == 0),
+            "stack": _stack(item, rules, chain=depth == 0),
             "timestamp": timestamp,
             "code": _code(item, rules),
             "cause": record,

@@ -162,7 +162,9 @@ class ActionExecutionTraceFactory:
             raise InvalidArgumentError(f"Failed to create execution trace: {error}") from error
         logger = self._logger
         if not isinstance(logger, logging.Logger) or logger.isEnabledFor(logging.DEBUG):
-            logger.debug(f"Created execution trace for action '{action_id}' by actor '{actor_id}'")
+            # The trace's ids, not the arguments: secrets in them are already redacted.
+            action, actor = trace.action_id, trace.actor_id
+            logger.debug(f"Created execution trace for action '{action}' by actor '{actor}'")
         return trace
 
     def create_from_turn_action(
