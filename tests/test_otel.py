@@ -803,3 +803,46 @@ def test_usable_as_the_command_processor_trace_output_service(
     assert attributes["actiontrace.actor_id"] == "hero"
     assert attributes["actiontrace.command"] == "take lamp"
     assert attributes[f"{P}.actorId"] == "hero"
+
+
+def test_custom_metadata_becomes_attributes_under_its_own_prefix(
+    memory: tuple[OTelTraceSink, InMemorySpanExporter],
+) -> None:
+    sink, exporter = memory
+    factory = ActionExecutionTraceFactory(metadata={"build": "1.2", "scene": {"room": "hall"}})
+    trace = factory.create_trace(
+        action_id="core:go", actor_id="hero", turn_action={"actionDefinitionId": "core:go"}
+    )
+    trace.set_metadata("apiKey", "k-123")
+    trace.capture_dispatch_start()
+    trace.capture_event_payload({"x": 1})
+    trace.capture_dispatch_result({"success": True})
+    sink.write_trace(trace)
+    assert sink.flush()
+    attributes = dict(exporter.get_finished_spans()[0].attributes or {})
+    assert attributes["actiontrace.metadata.build"] == "1.2"
+    assert attributes["actiontrace.metadata.scene.room"] == "hall"
+    assert attributes["actiontrace.metadata.apiKey"] == "[REDACTED]"
+    assert attributes[f"{P}.x"] == 1
+    assert "k-123" not in repr(attributes)
+
+
+def test_metadata_and_payload_share_the_attribute_limit() -> None:
+    sink, exporter, provider = limited(SpanLimits(max_span_attributes=10))
+    try:
+        factory = ActionExecutionTraceFactory(metadata={f"m{i}": i for i in range(5)})
+        trace = factory.create_trace(
+            action_id="a", actor_id="b", turn_action={"actionDefinitionId": "a"}
+        )
+        trace.capture_dispatch_start()
+        trace.capture_event_payload({f"p{i}": i for i in range(5)})
+        trace.capture_dispatch_result({"success": True})
+        sink.write_trace(trace)
+        assert sink.flush()
+        attributes = dict(exporter.get_finished_spans()[0].attributes or {})
+        assert attributes["actiontrace.payload_cut"] is True
+        assert len([k for k in attributes if k.startswith("actiontrace.metadata.")]) == 3
+        assert not [k for k in attributes if k.startswith(f"{P}.")]
+    finally:
+        sink.close()
+        provider.shutdown()

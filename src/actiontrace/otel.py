@@ -85,6 +85,7 @@ __all__ = [
     "DEFAULT_MAX_QUEUE_SIZE",
     "DEFAULT_SERVICE_NAME",
     "DEFAULT_TIMEOUT",
+    "METADATA_PREFIX",
     "PAYLOAD_PREFIX",
     "OTelTraceSink",
     "flatten_payload",
@@ -97,6 +98,8 @@ PAYLOAD_PREFIX: Final = "actiontrace.payload"
 """Attribute name prefix of the flattened payload."""
 
 ATTRIBUTE_PREFIX: Final = "actiontrace.attr"
+METADATA_PREFIX: Final = "actiontrace.metadata"
+"""Prefix of an execution trace's flattened custom metadata (SPEC §9.2)."""
 """Attribute name prefix of a structured span's (and its events') flattened attributes."""
 
 DEFAULT_MAX_QUEUE_SIZE: Final = 10_000
@@ -737,9 +740,15 @@ class OTelTraceSink:
 
         phases = [p for p in execution.get("phases") or () if isinstance(p, Mapping)]
         captured = next((p for p in phases if p.get("phase") == "payload_captured"), {})
-        payload_attributes, cut = flatten_payload(record.get("eventPayload"), self._limit)
-        attributes: dict[str, AttributeValue] = dict(payload_attributes)
-        if cut:
+        # Custom metadata (build, scene...) first: it is small, and what a backend groups by.
+        attributes, meta_cut = flatten_payload(
+            record.get("customMetadata") or None, self._limit, METADATA_PREFIX
+        )
+        payload_attributes, cut = flatten_payload(
+            record.get("eventPayload"), self._limit - len(attributes)
+        )
+        attributes.update(payload_attributes)
+        if cut or meta_cut:
             attributes["actiontrace.payload_cut"] = True
         command = (record.get("turnAction") or {}).get("commandString")
         if isinstance(command, str):
