@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from importlib import resources
+from pathlib import Path
 from typing import Any
 
 import pytest
 from jsonschema import Draft202012Validator
 
-from actiontrace import ActionExecutionTrace
+from actiontrace import ActionExecutionTrace, read_traces
 
 _validator: Draft202012Validator | None = None
 
@@ -74,3 +77,35 @@ def validate_all_traces(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[Action
     monkeypatch.undo()
     for trace in made:
         check_trace(trace)
+
+
+@pytest.fixture(scope="session")
+def demo_traces(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A folder of traces from one real demo run (seed 7), shared by the HTML and browser tests."""
+    out = tmp_path_factory.mktemp("demo") / "traces"
+    subprocess.run(
+        [sys.executable, "-m", "actiontrace", "demo", "--out", str(out), "--seed", "7"],
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
+    written = sum(1 for _ in read_traces(out))
+    assert written >= 20, f"the demo wrote {written} traces: these tests need its traces"
+    return out
+
+
+@pytest.fixture
+def memory() -> Iterator[tuple[Any, Any]]:
+    """An ``OTelTraceSink`` on a provider with the SDK's in-memory exporter: (sink, exporter)."""
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    from actiontrace.otel import OTelTraceSink
+
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    sink = OTelTraceSink(provider)
+    yield sink, exporter
+    sink.close()
+    provider.shutdown()

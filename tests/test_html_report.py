@@ -7,8 +7,6 @@ import hashlib
 import json
 import os
 import re
-import subprocess
-import sys
 import tracemalloc
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from actiontrace import InvalidArgumentError, read_traces
+from actiontrace import InvalidArgumentError
 from actiontrace.analysis import html as html_module
 from actiontrace.analysis.html import (
     LiveData,
@@ -71,19 +69,6 @@ def embedded(page: str) -> dict[str, Any]:
     match = DATA_BLOCK.search(page)
     assert match is not None
     return json.loads(match.group(1))  # type: ignore[no-any-return]
-
-
-@pytest.fixture(scope="module")
-def demo_traces(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("demo") / "traces"
-    subprocess.run(
-        [sys.executable, "-m", "actiontrace", "demo", "--out", str(out), "--seed", "7"],
-        check=True,
-        stdout=subprocess.DEVNULL,
-    )
-    written = sum(1 for _ in read_traces(out))
-    assert written >= 20, f"the demo wrote {written} traces: these tests need its traces"
-    return out
 
 
 def test_page_numbers_are_the_reports_numbers(demo_traces: Path, tmp_path: Path) -> None:

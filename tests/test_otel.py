@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import pytest
@@ -26,17 +26,6 @@ P = "actiontrace.payload"
 
 
 # -- helpers ---------------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def memory() -> Iterator[tuple[OTelTraceSink, InMemorySpanExporter]]:
-    exporter = InMemorySpanExporter()
-    provider = TracerProvider()
-    provider.add_span_processor(SimpleSpanProcessor(exporter))
-    sink = OTelTraceSink(provider)
-    yield sink, exporter
-    sink.close()
-    provider.shutdown()
 
 
 def limited(limits: SpanLimits) -> tuple[OTelTraceSink, InMemorySpanExporter, TracerProvider]:

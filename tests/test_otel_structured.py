@@ -6,7 +6,6 @@ the real OTLP/HTTP exporter.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -28,17 +27,6 @@ TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
 ROOT_ID = "00f067aa0ba902b7"
 CHILD_ID = "b7ad6b7169203331"
 A = "actiontrace.attr"
-
-
-@pytest.fixture
-def memory() -> Iterator[tuple[OTelTraceSink, InMemorySpanExporter]]:
-    exporter = InMemorySpanExporter()
-    provider = TracerProvider()
-    provider.add_span_processor(SimpleSpanProcessor(exporter))
-    sink = OTelTraceSink(provider)
-    yield sink, exporter
-    sink.close()
-    provider.shutdown()
 
 
 def sent(sink: OTelTraceSink, exporter: InMemorySpanExporter) -> dict[str, ReadableSpan]:

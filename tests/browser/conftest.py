@@ -9,15 +9,11 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-
-from actiontrace import read_traces
 
 BROWSER_ARGS = [
     "--no-sandbox",
@@ -85,16 +81,3 @@ def watched(browser: Any) -> Iterator[Watched]:
         yield Watched(context.new_page())
     finally:
         context.close()
-
-
-@pytest.fixture(scope="session")
-def demo_traces(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("browser-demo") / "traces"
-    subprocess.run(
-        [sys.executable, "-m", "actiontrace", "demo", "--out", str(out), "--seed", "7"],
-        check=True,
-        stdout=subprocess.DEVNULL,
-    )
-    written = sum(1 for _ in read_traces(out))
-    assert written >= 20, f"the demo wrote {written} traces: these tests need its traces"
-    return out
