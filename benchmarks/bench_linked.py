@@ -13,31 +13,13 @@ from __future__ import annotations
 
 import contextlib
 import statistics
-import time
 from typing import Any
 
 import actiontrace
 from _common import Row, header, interleaved_ns, pick, print_table, retained_bytes
 from actiontrace import ActionExecutionTrace, ActionExecutionTraceFactory
 from actiontrace.structured import StructuredTrace
-
-TURN: dict[str, Any] = {
-    "actionDefinitionId": "core:go",
-    "commandString": "go north",
-    "parameters": {"direction": "north"},
-}
-PAYLOAD: dict[str, Any] = {
-    "eventType": "ATTEMPT_ACTION_ID",
-    "actor": {"id": "player-1", "name": "Hero", "stats": {"hp": 10, "mp": 5}},
-    "action": TURN,
-    "timestamp": 1_764_000_000_000,
-    "target": "door",
-    "password": "hunter2",
-    "items": [1, 2, 3],
-    "flag": True,
-    "score": 1.5,
-    "note": None,
-}
+from bench_core import LIFECYCLE_PAYLOAD, TURN_ACTION, reference_trace
 
 
 def _span_off() -> None:
@@ -88,10 +70,10 @@ def _lifecycle(verbosity: str) -> Any:
 
     def run() -> str:
         trace = factory.create_trace(
-            action_id="core:go", actor_id="player-1", turn_action=TURN, verbosity=verbosity
+            action_id="core:go", actor_id="player-1", turn_action=TURN_ACTION, verbosity=verbosity
         )
         trace.capture_dispatch_start()
-        trace.capture_event_payload(PAYLOAD)
+        trace.capture_event_payload(LIFECYCLE_PAYLOAD)
         trace.capture_dispatch_result({"success": True})
         return trace.to_json()
 
@@ -118,17 +100,7 @@ def _bench_verbosity() -> None:
 
 
 def _reference_trace() -> ActionExecutionTrace:
-    trace = ActionExecutionTrace(action_id="core:go", actor_id="player-1", turn_action=TURN)
-    trace.capture_dispatch_start()
-    trace.capture_event_payload(
-        {
-            "eventType": "ATTEMPT_ACTION_ID",
-            "actor": "player-1",
-            "action": TURN,
-            "timestamp": time.time_ns() // 1_000_000,
-        }
-    )
-    trace.capture_dispatch_result({"success": True})
+    trace = reference_trace()  # the core benchmark's trace, the one its 1 KB target is about
     _ = trace.trace_id, trace.span_id  # ids generated and kept, as once serialised
     return trace
 
