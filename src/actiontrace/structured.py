@@ -19,7 +19,7 @@ from .error_info import describe_error
 from .errors import InvalidArgumentError, TraceStateError
 from .ids import TraceContext, format_span_id, format_trace_id, new_span_id, new_trace_id
 from .sanitize import SanitizeRules, compact_json, rules_for, sanitize_to_json
-from .trace import ActionExecutionTrace, format_created_at
+from .trace import ActionExecutionTrace, format_created_at, parent_ids
 from .types import TRACE_FORMAT_VERSION
 from .verbosity import Verbosity, parse_verbosity, reduce_stage_data
 
@@ -42,19 +42,6 @@ _perf_ns = time.perf_counter_ns
 
 def _now() -> float:
     return _perf_ns() / 1_000_000
-
-
-def _parent_ids(parent: object) -> tuple[int | None, int | None]:
-    """(trace id, parent span id) of a ``parent=`` argument, validated."""
-    if parent is None:
-        return None, None
-    if isinstance(parent, TraceContext):
-        return int(parent.trace_id, 16), int(parent.span_id, 16)
-    if isinstance(parent, ActionExecutionTrace):
-        return int(parent.trace_id, 16), int(parent.span_id, 16)
-    raise InvalidArgumentError(
-        f"parent must be an ActionExecutionTrace or a TraceContext, got {type(parent).__name__}"
-    )
 
 
 class Span:
@@ -244,7 +231,7 @@ class StructuredTrace:
         sensitive_fields: Iterable[str] = (),
         safe_fields: Iterable[str] = (),
     ) -> None:
-        trace_id, parent_span = _parent_ids(parent)
+        trace_id, parent_span = parent_ids(parent)
         self._trace_id = trace_id if trace_id is not None else new_trace_id()
         self._parent_span = parent_span
         self._rules = rules_for(sensitive_fields, safe_fields)
@@ -270,7 +257,7 @@ class StructuredTrace:
 
     def link_to(self, parent: ActionExecutionTrace | TraceContext) -> None:
         """Join ``parent``'s trace: take its trace id and record its span as this trace's parent."""
-        trace_id, parent_span = _parent_ids(parent)
+        trace_id, parent_span = parent_ids(parent)
         self._trace_id = trace_id if trace_id is not None else self._trace_id
         self._parent_span = parent_span
 

@@ -36,7 +36,13 @@ from .types import (
 )
 from .verbosity import Verbosity, parse_verbosity
 
-__all__ = ["CUSTOM_METADATA_LIMIT", "ActionExecutionTrace", "format_created_at", "now_ms"]
+__all__ = [
+    "CUSTOM_METADATA_LIMIT",
+    "ActionExecutionTrace",
+    "format_created_at",
+    "now_ms",
+    "parent_ids",
+]
 
 _perf_ns = time.perf_counter_ns
 _wall_ns = time.time_ns
@@ -175,6 +181,23 @@ def _clean_id(text: str) -> str:
     return redact_secrets(clean_text(str.__str__(text)))
 
 
+def parent_ids(parent: object) -> tuple[int | None, int | None]:
+    """Return (trace id, span id) of a ``parent=`` argument as integers; (None, None) for none.
+
+    ``parent`` is an ``ActionExecutionTrace`` or a ``TraceContext``; anything else raises
+    ``InvalidArgumentError``.
+    """
+    if parent is None:
+        return None, None
+    if isinstance(parent, ActionExecutionTrace):
+        return parent._ids()
+    if isinstance(parent, TraceContext):
+        return int(parent.trace_id, 16), int(parent.span_id, 16)
+    raise InvalidArgumentError(
+        f"parent must be an ActionExecutionTrace or a TraceContext, got {type(parent).__name__}"
+    )
+
+
 def _after(start: float, end: float) -> float:
     """Return ``end``, or just after ``start``: a completed trace's duration is > 0."""
     return end if end > start else math.nextafter(start, math.inf)
@@ -265,20 +288,9 @@ class ActionExecutionTrace:
             rules = rules_for(sensitive_fields, safe_fields)
         elif not isinstance(rules, SanitizeRules):
             raise InvalidArgumentError("rules must be a SanitizeRules")
-        if parent is None:
-            _set_trace_id(self, None)
-            _set_parent_span(self, None)
-        elif isinstance(parent, ActionExecutionTrace):
-            _set_trace_id(self, parent._ids()[0])
-            _set_parent_span(self, parent._ids()[1])
-        elif isinstance(parent, TraceContext):
-            _set_trace_id(self, int(parent.trace_id, 16))
-            _set_parent_span(self, int(parent.span_id, 16))
-        else:
-            raise InvalidArgumentError(
-                "parent must be an ActionExecutionTrace or a TraceContext, "
-                f"got {type(parent).__name__}"
-            )
+        trace_id, parent_span = parent_ids(parent)
+        _set_trace_id(self, trace_id)
+        _set_parent_span(self, parent_span)
         _set_verbosity(self, verbosity if verbosity is _STANDARD else parse_verbosity(verbosity))
         if metadata is not None and not isinstance(metadata, Mapping):
             raise InvalidArgumentError("metadata must be a mapping")
