@@ -104,11 +104,9 @@ class ActionExecutionTraceFactory:
                 f"Turn action parameters should be a mapping, got {type(parameters).__name__}"
             )
 
-    def _custom_metadata(self, metadata: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    def _custom_metadata(self, metadata: Mapping[str, Any] | None) -> dict[str, Any]:
         if metadata is not None and not isinstance(metadata, Mapping):
             raise InvalidArgumentError("metadata must be a mapping")
-        if not self._metadata and not self._providers and not metadata:
-            return None
         merged = dict(self._metadata)
         for provider in self._providers:
             try:
