@@ -118,7 +118,6 @@ class SanitizeRules:
     """A compiled set of sensitive and safe field names; immutable and shared between traces."""
 
     __slots__ = (
-        "_cache",
         "_keys",
         "_longest",
         "_safe",
@@ -142,7 +141,6 @@ class SanitizeRules:
         self._sensitive = frozenset(targets)
         self._longest = max(map(len, targets))
         self._safe = frozenset(_SEPARATORS_RE.sub("", name).lower() for name in safe)
-        self._cache: dict[str, bool] = {}
         self._keys: dict[str, tuple[str, bool]] = {}
 
     def key_info(self, key: str) -> tuple[str, bool]:
@@ -154,8 +152,8 @@ class SanitizeRules:
         if len(text) > _MAX_KEY_CHARS:
             text = f"{text[:_MAX_KEY_CHARS]}...[Truncated: {len(text) - _MAX_KEY_CHARS} more chars]"
         text = redact_secrets(clean_text(text))
-        info = (text, self.is_sensitive(key))
-        if len(key) <= 256:
+        info = (text, self._match(key))
+        if len(key) <= 256:  # never keep a caller's huge strings alive
             if len(self._keys) >= _CACHE_LIMIT:
                 self._keys.clear()
             self._keys[key] = info
@@ -163,16 +161,7 @@ class SanitizeRules:
 
     def is_sensitive(self, key: str) -> bool:
         """Whether ``key`` names a sensitive field under these rules."""
-        cache = self._cache
-        hit = cache.get(key)
-        if hit is not None:
-            return hit
-        answer = self._match(key)
-        if len(key) <= 256:  # never keep a caller's huge strings alive
-            if len(cache) >= _CACHE_LIMIT:
-                cache.clear()
-            cache[key] = answer
-        return answer
+        return self.key_info(key)[1]
 
     def _match(self, key: str) -> bool:
         if self._safe and _SEPARATORS_RE.sub("", key).lower() in self._safe:
