@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 import time
 from collections.abc import Sequence
 from typing import Any
@@ -633,7 +634,7 @@ def test_spans_lost_in_a_full_batch_queue_are_counted_as_dropped(
 ) -> None:
     monkeypatch.setenv("OTEL_BSP_MAX_QUEUE_SIZE", "4")
     monkeypatch.setenv("OTEL_BSP_MAX_EXPORT_BATCH_SIZE", "4")
-    gate = __import__("threading").Event()
+    gate = threading.Event()
 
     class Blocking(ScriptedExporter):
         def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
@@ -644,6 +645,11 @@ def test_spans_lost_in_a_full_batch_queue_are_counted_as_dropped(
     sink = OTelTraceSink(exporter=exporter)
     for _ in range(30):
         sink.write_trace(make_trace({"x": 1}))
+    # Hold the exporter until the worker has ended all 30 spans: only then must the SDK's queue of
+    # 4 (plus the batch stuck in export) have overflowed, whatever the thread timing.
+    deadline = time.monotonic() + 10
+    while sink.stats["spans"] < 30 and time.monotonic() < deadline:
+        time.sleep(0.005)
     gate.set()
     sink.close()
     stats = sink.stats
