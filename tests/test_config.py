@@ -24,6 +24,7 @@ format = "json"
 max_queue_size = 500
 max_file_bytes = 4096
 max_files = 3
+max_total_bytes = 1000000
 compress_rotated = true
 """
 
@@ -48,6 +49,7 @@ def test_no_file_gives_the_defaults(in_tmp: Path) -> None:
     assert config.max_queue_size == 10_000
     assert config.max_file_bytes == 64 * 1024 * 1024
     assert config.max_files is None
+    assert config.max_total_bytes is None
     assert config.compress_rotated is False
 
 
@@ -64,6 +66,7 @@ def test_actiontrace_toml_sets_every_key(in_tmp: Path) -> None:
     assert config.max_queue_size == 500
     assert config.max_file_bytes == 4096
     assert config.max_files == 3
+    assert config.max_total_bytes == 1_000_000
     assert config.compress_rotated is True
     assert config.source == Path("actiontrace.toml")
 
@@ -157,6 +160,7 @@ def test_the_spec_example_message(in_tmp: Path) -> None:
         ("max_queue_size = 0", "max_queue_size", "must be an integer >= 1, got 0"),
         ("max_file_bytes = -5", "max_file_bytes", "must be an integer >= 1, got -5"),
         ("max_files = 0", "max_files", "must be an integer >= 1, got 0"),
+        ("max_total_bytes = -5", "max_total_bytes", "must be an integer >= 1, got -5"),
         ('compress_rotated = "yes"', "compress_rotated", "must be true or false"),
     ],
 )
@@ -322,20 +326,25 @@ def test_create_output_service_writes_where_and_how_configured(
 ) -> None:
     from actiontrace import ActionExecutionTrace, ActionTraceOutputService, read_traces
 
-    config = TraceConfig(output_dir=tmp_path / "traces", format=file_format, max_files=2)
+    # One byte in all: only the newest file is kept, which shows the setting reached the service.
+    config = TraceConfig(
+        output_dir=tmp_path / "traces", format=file_format, max_file_bytes=1, max_total_bytes=1
+    )
     service = config.create_output_service(logger=logging.getLogger("test"))
     assert isinstance(service, ActionTraceOutputService)
-    trace = ActionExecutionTrace(
-        action_id="core:go", actor_id="p1", turn_action={"actionDefinitionId": "core:go"}
-    )
-    trace.capture_dispatch_start()
-    trace.capture_dispatch_result({"success": True})
     with service:
-        service.write_trace(trace)
+        for action in ("core:go", "core:stop"):
+            trace = ActionExecutionTrace(
+                action_id=action, actor_id="p1", turn_action={"actionDefinitionId": action}
+            )
+            trace.capture_dispatch_start()
+            trace.capture_dispatch_result({"success": True})
+            service.write_trace(trace)
+            service.flush()
     assert [p.suffix for p in (tmp_path / "traces").iterdir()] == [f".{file_format}"]
-    assert service.stats["written"] == 1
+    assert service.stats["written"] == 2
     [written] = list(read_traces(tmp_path / "traces"))
-    assert written["metadata"]["actionId"] == "core:go"
+    assert written["metadata"]["actionId"] == "core:stop"
 
 
 def test_verbosity_and_per_pattern_overrides_come_from_the_file(in_tmp: Path) -> None:

@@ -93,6 +93,8 @@ def hold(svc: ActionTraceOutputService) -> Gate:
         ({"max_file_bytes": "1"}, "max_file_bytes"),
         ({"max_files": 0}, "max_files"),
         ({"max_files": -1}, "max_files"),
+        ({"max_total_bytes": 0}, "max_total_bytes"),
+        ({"max_total_bytes": 2.5}, "max_total_bytes"),
         ({"compress_rotated": 1}, "compress_rotated"),
         ({"compress_rotated": True, "format": "json"}, "compress_rotated"),
         ({"logger": object()}, "logger"),
@@ -171,6 +173,21 @@ def test_json_format_writes_one_pretty_file_per_trace(tmp_path: Path) -> None:
     assert len(names) == 2 and all(name.endswith(".json") for name in names)
     assert action_ids(tmp_path) == ["core:a1", "core:a2"]
     assert svc.stats["written"] == 3
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "json"])
+def test_max_total_bytes_bounds_the_disk_the_service_uses(tmp_path: Path, fmt: str) -> None:
+    budget = 20_000
+    with ActionTraceOutputService(
+        tmp_path, format=fmt, max_file_bytes=4_000, max_total_bytes=budget
+    ) as svc:
+        for n in range(200):
+            svc.write_trace(make_trace(n))
+    used = sum(path.stat().st_size for path in tmp_path.iterdir())
+    assert 0 < used <= budget
+    kept = action_ids(tmp_path)
+    assert kept and kept[-1] == "core:a199"  # the newest are the ones kept
+    assert svc.stats["written"] == 200
 
 
 def test_serialisation_and_file_io_happen_only_on_the_writer_thread(

@@ -177,6 +177,59 @@ def test_jsonl_sink_keeps_at_most_max_files_deleting_the_oldest(tmp_path: Path) 
     assert [t["metadata"]["n"] for t in read_traces(tmp_path)] == [-1, 3, 4]
 
 
+def disk_bytes(folder: Path) -> int:
+    return sum(path.stat().st_size for path in folder.iterdir())
+
+
+def test_jsonl_sink_keeps_at_most_max_total_bytes_deleting_the_oldest(tmp_path: Path) -> None:
+    size = len(lines_sink(tmp_path).encode(Plain(doc(10))))  # n = 10..20: all the same size
+    # Files of two lines; 5 lines' worth in all: two whole files and the one being written.
+    sink = lines_sink(tmp_path, max_file_bytes=2 * size, max_total_bytes=5 * size)
+    for i in range(10, 21):
+        write_all(sink, [sink.encode(Plain(doc(i)))])
+        assert disk_bytes(tmp_path) <= 5 * size
+    sink.close()
+    assert [t["metadata"]["n"] for t in read_traces(tmp_path)] == [16, 17, 18, 19, 20]
+    assert sink.files == [tmp_path / name for name in jsonl_files(tmp_path)]
+
+
+def test_max_total_bytes_never_deletes_the_file_being_written(tmp_path: Path) -> None:
+    other = tmp_path / "traces_00000000T000000000000Z_p1_000001.jsonl"
+    other.write_text(json.dumps(doc(-1)) + "\n" * 1000)  # another process's: never counted
+    sink = lines_sink(tmp_path, max_file_bytes=1 << 20, max_total_bytes=10)
+    entries = [sink.encode(Plain(doc(i))) for i in range(3)]
+    write_all(sink, entries)
+    write_all(sink, [sink.encode(Plain(doc(3)))])
+    sink.close()
+    assert other.exists()
+    assert [t["metadata"]["n"] for t in read_traces(tmp_path)] == [-1, 0, 1, 2, 3]
+
+
+def test_max_total_bytes_counts_rotated_files_at_their_compressed_size(tmp_path: Path) -> None:
+    entry = lines_sink(tmp_path).encode(Plain(doc(0, padding="x" * 2000)))
+    size = len(entry)
+    # Plain, four finished files would pass the budget; gzipped (a few % of it), all fit.
+    sink = lines_sink(tmp_path, max_file_bytes=size, max_total_bytes=3 * size, compress=True)
+    write_all(sink, [sink.encode(Plain(doc(i, padding="x" * 2000))) for i in range(5)])
+    sink.close()
+    files = jsonl_files(tmp_path)
+    assert len(files) == 5 and sum(name.endswith(".gz") for name in files) == 4
+    assert disk_bytes(tmp_path) <= 3 * size
+    assert [t["metadata"]["n"] for t in read_traces(tmp_path)] == list(range(5))
+
+
+def test_max_files_and_max_total_bytes_together_keep_to_the_tighter(tmp_path: Path) -> None:
+    size = len(lines_sink(tmp_path).encode(Plain(doc(0))))
+    sink = lines_sink(tmp_path, max_file_bytes=size, max_files=4, max_total_bytes=2 * size)
+    write_all(sink, [sink.encode(Plain(doc(i))) for i in range(6)])
+    assert len(jsonl_files(tmp_path)) == 2
+    sink.close()
+    sink = lines_sink(tmp_path / "b", max_file_bytes=size, max_files=2, max_total_bytes=9 * size)
+    write_all(sink, [sink.encode(Plain(doc(i))) for i in range(6)])
+    assert len(jsonl_files(tmp_path / "b")) == 2
+    sink.close()
+
+
 def test_rotated_files_are_gzipped_and_the_current_one_is_left_plain(tmp_path: Path) -> None:
     size = len(lines_sink(tmp_path).encode(Plain(doc(0))))
     sink = lines_sink(tmp_path, max_file_bytes=2 * size, compress=True)
@@ -467,6 +520,16 @@ def test_json_sink_keeps_at_most_max_files(tmp_path: Path) -> None:
     sink = JsonFileSink(tmp_path, max_files=2, logger=LOG)
     write_all(sink, [sink.encode(Plain(doc(i))) for i in range(5)])
     assert [t["metadata"]["n"] for t in read_traces(tmp_path)] == [3, 4]
+
+
+def test_json_sink_keeps_at_most_max_total_bytes(tmp_path: Path) -> None:
+    sink = JsonFileSink(tmp_path, max_files=None, logger=LOG, max_total_bytes=1)
+    write_all(sink, [sink.encode(Plain(doc(i))) for i in range(3)])
+    assert [t["metadata"]["n"] for t in read_traces(tmp_path)] == [2]  # the newest always stays
+    size = disk_bytes(tmp_path)
+    sink = JsonFileSink(tmp_path / "b", max_files=None, logger=LOG, max_total_bytes=3 * size)
+    write_all(sink, [sink.encode(Plain(doc(i))) for i in range(7)])
+    assert [t["metadata"]["n"] for t in read_traces(tmp_path / "b")] == [4, 5, 6]
 
 
 def test_json_sink_recreates_a_removed_folder(tmp_path: Path) -> None:

@@ -119,10 +119,12 @@ class ActionTraceOutputService:
     """Writes traces to ``output_dir`` from a background thread; the caller only enqueues.
 
     ``format="jsonl"`` appends one trace per line to rotating ``*.jsonl`` files (a new file when the
-    current one would pass ``max_file_bytes``; at most ``max_files`` kept; finished files gzipped
-    when ``compress_rotated``); ``format="json"`` writes one pretty ``*.json`` file per trace (at
-    most ``max_files`` kept). Disk faults are logged, counted and retried, never raised. Use it as
-    a context manager, or call ``close()``; it also closes itself at interpreter exit.
+    current one would pass ``max_file_bytes``; finished files gzipped when ``compress_rotated``);
+    ``format="json"`` writes one pretty ``*.json`` file per trace. Either way the oldest files
+    are deleted to keep at most ``max_files`` files holding at most ``max_total_bytes`` together
+    (the file being written is always kept). Disk faults are logged, counted and retried, never
+    raised. Use it as a context manager, or call ``close()``; it also closes itself at
+    interpreter exit.
     """
 
     __slots__ = (
@@ -167,6 +169,7 @@ class ActionTraceOutputService:
         max_files: int | None = None,
         compress_rotated: bool = False,
         logger: LoggerLike | None = None,
+        max_total_bytes: int | None = None,
     ) -> None:
         directory = _directory_argument(output_dir)
         if format not in FORMATS:
@@ -175,6 +178,8 @@ class ActionTraceOutputService:
         _int_argument(max_file_bytes, "max_file_bytes", 1)
         if max_files is not None:
             _int_argument(max_files, "max_files", 1)
+        if max_total_bytes is not None:
+            _int_argument(max_total_bytes, "max_total_bytes", 1)
         if not isinstance(compress_rotated, bool):
             raise InvalidArgumentError(f"compress_rotated must be a bool, got {compress_rotated!r}")
         if compress_rotated and format != "jsonl":
@@ -190,9 +195,15 @@ class ActionTraceOutputService:
                 max_files=max_files,
                 compress=compress_rotated,
                 logger=self._logger,
+                max_total_bytes=max_total_bytes,
             )
         else:
-            self._sink = JsonFileSink(directory, max_files=max_files, logger=self._logger)
+            self._sink = JsonFileSink(
+                directory,
+                max_files=max_files,
+                logger=self._logger,
+                max_total_bytes=max_total_bytes,
+            )
         try:
             os.makedirs(directory, exist_ok=True)
         except OSError as error:

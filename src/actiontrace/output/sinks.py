@@ -102,37 +102,62 @@ def _discard(path: Path) -> None:
 
 
 class TraceFile:
-    """A file a sink created: its current name (it changes when compressed)."""
+    """A file a sink created: its current name (it changes when compressed) and size in bytes."""
 
-    __slots__ = ("path",)
+    __slots__ = ("path", "size")
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, size: int = 0) -> None:
         self.path = path
+        self.size = size
 
     def __repr__(self) -> str:
         return f"TraceFile({str(self.path)!r})"
 
 
 class _OwnFiles:
-    """The files one sink created, oldest first, pruned to ``max_files``."""
+    """The files one sink created, oldest first, pruned to ``max_files`` and ``max_total_bytes``.
 
-    __slots__ = ("_files", "_logger", "_max")
+    The newest file (the one being written) is never pruned, so a total larger than
+    ``max_total_bytes`` is only ever that one file.
+    """
 
-    def __init__(self, max_files: int | None, logger: LoggerLike) -> None:
+    __slots__ = ("_files", "_logger", "_max", "_max_total", "_total")
+
+    def __init__(
+        self, max_files: int | None, max_total_bytes: int | None, logger: LoggerLike
+    ) -> None:
         self._files: deque[TraceFile] = deque()
         self._max = max_files
+        self._max_total = max_total_bytes
+        self._total = 0
         self._logger = logger
 
-    def add(self, path: Path) -> TraceFile:
-        record = TraceFile(path)
+    def add(self, path: Path, size: int = 0) -> TraceFile:
+        record = TraceFile(path, size)
         self._files.append(record)
-        if self._max is not None:
-            while len(self._files) > self._max:
-                self._delete_oldest()
+        self._total += size
+        self._prune()
         return record
+
+    def resize(self, record: TraceFile, size: int) -> None:
+        """Record that ``record`` (still kept) now holds ``size`` bytes; prune to the budget."""
+        self._total += size - record.size
+        record.size = size
+        if self._max_total is not None and self._total > self._max_total:
+            self._prune()
+
+    def _prune(self) -> None:
+        files = self._files
+        if self._max is not None:
+            while len(files) > self._max:
+                self._delete_oldest()
+        if self._max_total is not None:
+            while self._total > self._max_total and len(files) > 1:
+                self._delete_oldest()
 
     def _delete_oldest(self) -> None:
         record = self._files.popleft()
+        self._total -= record.size
         try:
             _remove(record.path)
         except OSError as error:
@@ -142,6 +167,7 @@ class _OwnFiles:
 
     def forget(self, record: TraceFile) -> None:
         self._files.remove(record)
+        self._total -= record.size
 
     def __contains__(self, record: object) -> bool:
         return record in self._files
@@ -155,6 +181,7 @@ class JsonLinesSink:
 
     A new file starts when the current one would pass ``max_file_bytes`` (a single trace larger
     than that gets a file of its own); at most ``max_files`` files are kept (oldest deleted);
+    older files are deleted while all kept files together hold more than ``max_total_bytes``;
     with ``compress`` each finished file becomes ``<name>.jsonl.gz`` (written under a temporary
     name, renamed when complete, then the ``.jsonl`` deleted). A file removed or replaced behind
     the sink's back is noticed before the next write, and a new one is started (the directory
@@ -183,12 +210,13 @@ class JsonLinesSink:
         max_files: int | None,
         compress: bool,
         logger: LoggerLike,
+        max_total_bytes: int | None = None,
     ) -> None:
         self._directory = directory
         self._max_bytes = max_file_bytes
         self._compress = compress
         self._logger = logger
-        self._files = _OwnFiles(max_files, logger)
+        self._files = _OwnFiles(max_files, max_total_bytes, logger)
         self._fd = -1
         self._current: TraceFile | None = None
         self._identity: tuple[int, int] = (0, 0)
@@ -250,6 +278,8 @@ class JsonLinesSink:
                 return start + kept  # the fault shows again on the next call, if it persists
             raise
         self._size = total
+        assert self._current is not None
+        self._files.resize(self._current, total)
         return end
 
     def close(self) -> None:
@@ -312,6 +342,8 @@ class JsonLinesSink:
             kept_bytes += len(entries[start + kept])
             kept += 1
         self._size += kept_bytes
+        assert self._current is not None
+        self._files.resize(self._current, self._size)
         if written > kept_bytes:
             try:
                 os.ftruncate(self._fd, self._size)
@@ -353,6 +385,8 @@ class JsonLinesSink:
             _discard(partial)
             return
         record.path = target
+        with contextlib.suppress(OSError):
+            self._files.resize(record, os.stat(target).st_size)
         try:
             _remove(source)
         except OSError as error:
@@ -379,14 +413,22 @@ class JsonFileSink:
 
     The file is written under a temporary name and renamed when complete, so a reader never sees
     half a file. Its name holds the time, process id, a counter, and the action and actor ids made
-    safe (``names.trace_file_name``). At most ``max_files`` such files are kept (oldest deleted).
+    safe (``names.trace_file_name``). At most ``max_files`` such files are kept, holding at most
+    ``max_total_bytes`` together (oldest deleted).
     """
 
     __slots__ = ("_counter", "_directory", "_files")
 
-    def __init__(self, directory: Path, *, max_files: int | None, logger: LoggerLike) -> None:
+    def __init__(
+        self,
+        directory: Path,
+        *,
+        max_files: int | None,
+        logger: LoggerLike,
+        max_total_bytes: int | None = None,
+    ) -> None:
         self._directory = directory
-        self._files = _OwnFiles(max_files, logger)
+        self._files = _OwnFiles(max_files, max_total_bytes, logger)
         self._counter = 0
 
     @property
@@ -443,6 +485,6 @@ class JsonFileSink:
             except OSError:
                 _discard(partial)
                 raise
-            self._files.add(final)
+            self._files.add(final, len(entry.data))
             return
         raise FileExistsError(errno.EEXIST, "no free trace file name", str(self._directory))

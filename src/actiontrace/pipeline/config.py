@@ -12,6 +12,7 @@ Keys (all optional, flat)::
     max_queue_size = 10000               # integer >= 1
     max_file_bytes = 67108864            # integer >= 1
     max_files = 10                       # integer >= 1; omit to keep every file
+    max_total_bytes = 1073741824         # integer >= 1; omit for no bound on the total
     compress_rotated = false             # bool
     verbosity = "standard"               # minimal / standard / detailed / verbose
 
@@ -160,6 +161,7 @@ _CHECKS: Final[dict[str, Callable[[object], Any]]] = {
     "max_queue_size": _positive,
     "max_file_bytes": _positive,
     "max_files": _optional_positive,
+    "max_total_bytes": _optional_positive,
     "compress_rotated": _bool,
     "verbosity": _verbosity,
     "verbosity_overrides": _overrides,
@@ -184,6 +186,7 @@ class TraceConfig:
     max_queue_size: int = 10_000
     max_file_bytes: int = 64 * 1024 * 1024
     max_files: int | None = None
+    max_total_bytes: int | None = None
     compress_rotated: bool = False
     verbosity: Verbosity = Verbosity.STANDARD
     verbosity_overrides: tuple[tuple[str, Verbosity], ...] = ()
@@ -221,6 +224,7 @@ class TraceConfig:
             max_files=self.max_files,
             compress_rotated=self.compress_rotated,
             logger=logger,
+            max_total_bytes=self.max_total_bytes,
         )
 
 
