@@ -148,6 +148,15 @@ def test_report_by_groups_on_custom_metadata(
     assert "zone = north" in out
 
 
+def test_version_prints_the_package_version(capsys: pytest.CaptureFixture[str]) -> None:
+    import actiontrace
+
+    with pytest.raises(SystemExit) as exited:
+        main(["--version"])
+    assert exited.value.code == 0
+    assert capsys.readouterr().out.strip() == f"actiontrace {actiontrace.__version__}"
+
+
 def test_report_of_a_single_file(known: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(capsys, "report", str(known / "a.jsonl"), "--json")
     assert code == 0 and json.loads(out)["total"] == 10

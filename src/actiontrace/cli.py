@@ -25,6 +25,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from . import __version__
 from .analysis.report import render_report, report_path
 from .analysis.show import render_record
 from .analysis.tree import TraceForest
@@ -162,6 +163,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="actiontrace",
         description="Action execution tracing: run the demo, report on traces, show traces.",
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     demo = subparsers.add_parser(
