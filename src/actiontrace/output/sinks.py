@@ -199,7 +199,6 @@ class JsonLinesSink:
         "_logger",
         "_max_bytes",
         "_pending_compression",
-        "_size",
     )
 
     def __init__(
@@ -220,7 +219,6 @@ class JsonLinesSink:
         self._fd = -1
         self._current: TraceFile | None = None
         self._identity: tuple[int, int] = (0, 0)
-        self._size = 0
         self._counter = 0
         self._pending_compression: list[TraceFile] = []
 
@@ -246,14 +244,17 @@ class JsonLinesSink:
         """Append lines to the current file, starting a new file first when needed."""
         if self._fd >= 0 and not self._current_is_intact():
             self._drop_current()
-        if self._fd >= 0 and self._size and self._size + len(entries[start]) > self._max_bytes:
+        used = self._current_size()
+        if self._fd >= 0 and used and used + len(entries[start]) > self._max_bytes:
             self._finish_current()
         if self._fd < 0:
             self._open_new()
         if self._pending_compression:
             self._compress_finished()
+        current = self._current
+        assert current is not None
         end = start
-        total = self._size
+        total = current.size
         limit = self._max_bytes
         count = len(entries)
         while end < count:
@@ -267,7 +268,7 @@ class JsonLinesSink:
             _write_all(self._fd, blob)
         except OSError as error:
             kept = self._keep_whole_lines(entries, start, getattr(error, "written", 0))
-            if error.errno == errno.EFBIG and self._fd >= 0 and self._size:
+            if error.errno == errno.EFBIG and self._fd >= 0 and self._current_size():
                 # This file reached the process's size limit: the next attempt starts a new one.
                 self._logger.warning(
                     f"actiontrace: {self._current_path()} reached the file size limit "
@@ -277,9 +278,7 @@ class JsonLinesSink:
             if kept:
                 return start + kept  # the fault shows again on the next call, if it persists
             raise
-        self._size = total
-        assert self._current is not None
-        self._files.resize(self._current, total)
+        self._files.resize(current, total)
         return end
 
     def close(self) -> None:
@@ -293,6 +292,9 @@ class JsonLinesSink:
 
     def _current_path(self) -> Path | None:
         return None if self._current is None else self._current.path
+
+    def _current_size(self) -> int:
+        return 0 if self._current is None else self._current.size
 
     def _current_is_intact(self) -> bool:
         """Whether the open file is still the one at its path (not deleted, moved or replaced)."""
@@ -311,7 +313,6 @@ class JsonLinesSink:
         )
         self._files.forget(self._current)
         self.close()
-        self._size = 0
 
     def _open_new(self) -> None:
         os.makedirs(self._directory, exist_ok=True)
@@ -325,7 +326,6 @@ class JsonLinesSink:
             info = os.fstat(fd)
             self._fd = fd
             self._identity = (info.st_dev, info.st_ino)
-            self._size = 0
             self._current = self._files.add(path)
             return
         raise FileExistsError(errno.EEXIST, "no free trace file name", str(self._directory))
@@ -335,28 +335,29 @@ class JsonLinesSink:
 
         Returns how many lines were kept.
         """
+        current = self._current
+        assert current is not None
+        base = current.size
         kept = 0
         kept_bytes = 0
         # written < the bytes of the lines being written (the write failed): this stops in range.
         while kept_bytes + len(entries[start + kept]) <= written:
             kept_bytes += len(entries[start + kept])
             kept += 1
-        self._size += kept_bytes
-        assert self._current is not None
-        self._files.resize(self._current, self._size)
         if written > kept_bytes:
             try:
-                os.ftruncate(self._fd, self._size)
+                os.ftruncate(self._fd, base + kept_bytes)
             except OSError:
                 # Cannot cut it: leave this file (its last line is torn, readers skip it).
+                self._files.resize(current, base + written)
                 self.close()
-                self._size = 0
+                return kept
+        self._files.resize(current, base + kept_bytes)
         return kept
 
     def _finish_current(self) -> None:
         current = self._current
         self.close()
-        self._size = 0
         if self._compress and current is not None:
             self._pending_compression.append(current)
 
