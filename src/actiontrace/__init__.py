@@ -5,6 +5,8 @@ The public names of SPEC.md, importable from here; the modules behind them are p
 
 from __future__ import annotations
 
+import logging
+
 from .analysis.follow import follow_traces
 from .context import current_trace
 from .errors import InvalidArgumentError, TraceStateError
@@ -42,6 +44,9 @@ from .types import (
 from .verbosity import Verbosity
 
 __version__ = "0.1.0"
+
+# A library never prints: nothing reaches a terminal unless the application configures logging.
+logging.getLogger("actiontrace").addHandler(logging.NullHandler())
 
 __all__ = [
     "ATTEMPT_ACTION_ID",
