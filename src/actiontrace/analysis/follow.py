@@ -86,11 +86,22 @@ def _list(root: str) -> tuple[list[TraceFile], list[str]]:
 class _Follower:
     """The polling state machine behind ``follow_records``: one ``poll()`` per round."""
 
-    __slots__ = ("done", "failed_json", "open", "orphans", "root", "skipped", "stats", "tails")
+    __slots__ = (
+        "done",
+        "failed_json",
+        "open",
+        "orphans",
+        "root",
+        "skipped",
+        "stats",
+        "stop",
+        "tails",
+    )
 
-    def __init__(self, root: str, stats: ReadStats) -> None:
+    def __init__(self, root: str, stats: ReadStats, stop: threading.Event | None = None) -> None:
         self.root = root
         self.stats = stats
+        self.stop = stop
         self.tails: dict[str, _Tail] = {}
         self.open: OrderedDict[tuple[int, int], IO[bytes]] = OrderedDict()
         # Paths read to their end (a `.jsonl` whose twin must then be skipped, `.gz`, `.json`).
@@ -183,7 +194,8 @@ class _Follower:
         if handle is None:
             return
         handle.seek(tail.splitter.position)
-        yield from _feed(read_chunks(handle), tail.splitter, tail.name, self.stats, final=final)
+        chunks = _until(self.stop, read_chunks(handle))
+        yield from _feed(chunks, tail.splitter, tail.name, self.stats, final=final)
 
     def _release(self, tail: _Tail) -> None:
         self.open.pop(tail.identity).close()  # callers hold it open
@@ -241,7 +253,8 @@ class _Follower:
                     if not dropped:
                         break
                     skip -= dropped
-                yield from _feed(read_chunks(stream), splitter, name, self.stats, final=True)  # type: ignore[arg-type]
+                chunks = _until(self.stop, read_chunks(stream))  # type: ignore[arg-type]
+                yield from _feed(chunks, splitter, name, self.stats, final=True)
             except EOFError:
                 self.stats.damaged(name, splitter.lines + 1, torn=True)
             except _GZ_ERRORS:
@@ -285,6 +298,14 @@ class _Follower:
             else:
                 self.stats.traces += 1
                 yield record
+
+
+def _until(stop: threading.Event | None, chunks: Iterator[bytes]) -> Iterator[bytes]:
+    """``chunks`` until ``stop`` is set: a huge file never holds up a stop."""
+    for chunk in chunks:
+        if stop is not None and stop.is_set():
+            return
+        yield chunk
 
 
 def _feed(
@@ -346,7 +367,7 @@ def follow_records(
     root = _check(path, poll_interval)
     if stats is not None and not isinstance(stats, ReadStats):
         raise InvalidArgumentError(f"stats must be a ReadStats or None, got {stats!r}")
-    follower = _Follower(root, stats if stats is not None else ReadStats())
+    follower = _Follower(root, stats if stats is not None else ReadStats(), stop)
     wait = stop.wait if stop is not None else time.sleep
     try:
         while stop is None or not stop.is_set():

@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import InvalidArgumentError
+from ..output.discovery import display_path
 from ..output.reader import ReadStats, scan_traces
 from ..output.records import EXECUTION, TraceRecord, as_record
 from ..sanitize import compact_json
@@ -362,7 +363,7 @@ class LiveData:
     __slots__ = ("page", "report", "source")
 
     def __init__(self, source: str) -> None:
-        self.source = source
+        self.source = display_path(source)
         self.report = _new_report_builder()
         self.page = PageData()
 
