@@ -89,6 +89,7 @@ class _Follower:
     __slots__ = (
         "done",
         "failed_json",
+        "listed",
         "open",
         "orphans",
         "root",
@@ -110,6 +111,7 @@ class _Follower:
         self.orphans: dict[str, _Tail] = {}
         self.failed_json: dict[str, tuple[int, int]] = {}
         self.skipped: set[str] = set()  # counted once each
+        self.listed: set[str] = set()  # the paths of this round's listing
 
     def close(self) -> None:
         for handle in self.open.values():
@@ -124,9 +126,8 @@ class _Follower:
             if name not in self.skipped:
                 self.skipped.add(name)
                 self.stats.skip(name)
-        listed: set[str] = set()
+        listed = self.listed = {found.path for found in files}
         for found in files:
-            listed.add(found.path)
             if found.kind == "jsonl":
                 yield from self._jsonl(found.path)
             elif found.kind == "gz":
@@ -162,7 +163,8 @@ class _Follower:
 
     def _renamed(self, identity: tuple[int, int], path: str) -> _Tail | None:
         for old, tail in self.tails.items():
-            if tail.identity == identity:
+            # A file under a new name whose old name is gone (a link beside it is not a rename).
+            if tail.identity == identity and old not in self.listed:
                 del self.tails[old]
                 tail.path = path
                 tail.name = display_path(path)

@@ -17,7 +17,6 @@ import base64
 import hashlib
 import heapq
 import html
-import json
 import math
 import os
 import random
@@ -36,6 +35,7 @@ from ..output.reader import ReadStats, scan_traces
 from ..output.records import EXECUTION, TraceRecord, as_record
 from ..sanitize import compact_json
 from .report import DEFAULT_MAX_SAMPLES, DEFAULT_SLOWEST, ReportBuilder
+from .text import json_text
 
 __all__ = [
     "PageData",
@@ -414,10 +414,11 @@ _ESCAPES = str.maketrans(
 def embed_json(value: object) -> str:
     """JSON safe to place inside ``<script type="application/json">``: no ``<``, ``>``, ``&``.
 
+    Control and bidi characters are escaped too (``json_text``).
+
     The escapes are JSON's own, so ``JSON.parse`` of the block's text gives the value back.
     """
-    text = json.dumps(value, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
-    return text.translate(_ESCAPES)
+    return json_text(value).translate(_ESCAPES)
 
 
 def _asset(name: str) -> str:

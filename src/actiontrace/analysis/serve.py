@@ -20,7 +20,6 @@ every open connection down, so no client (idle, slow or streaming) holds the ser
 from __future__ import annotations
 
 import contextlib
-import json
 import math
 import os
 import select
@@ -40,6 +39,7 @@ from ..output.lines import open_regular
 from ..output.reader import ReadStats
 from .follow import follow_records
 from .html import LiveData, page_security_policy, render_page
+from .text import json_text
 
 __all__ = ["DEFAULT_HOST", "DEFAULT_PORT", "LiveServer"]
 
@@ -78,7 +78,7 @@ class _State:
 
 
 def _encode(data: dict[str, Any]) -> bytes:
-    return json.dumps(data, ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode()
+    return json_text(data).encode()
 
 
 class LiveServer:
@@ -329,7 +329,7 @@ class _Handler(BaseHTTPRequestHandler):
         elif path == "/events":
             self.stream_events(head)
         elif path == "/traces/":
-            listing = json.dumps(app.trace_files(), ensure_ascii=False).encode()
+            listing = json_text(app.trace_files()).encode()
             self.send_body(listing, "application/json", head)
         elif path is not None and path.startswith("/traces/"):
             target = app.trace_file(path[len("/traces/") :])
