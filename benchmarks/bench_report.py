@@ -29,10 +29,10 @@ from _common import Row, header, is_quick, pick, print_table
 from actiontrace import ActionExecutionTrace
 from actiontrace.analysis.html import page_data, render_page
 from actiontrace.analysis.report import build_report, report_path
-from actiontrace.output import reader as _reader
-from actiontrace.output.reader import read_traces, scan_traces
+from actiontrace.output import records as _records
+from actiontrace.output.reader import scan_traces
 
-FAST = _reader._fast_loads is not None
+FAST = _records._fast_loads is not None
 
 ACTIONS = ("core:go", "core:take", "core:look", "core:talk", "core:attack", "magic:cast")
 TARGET_RATE = 50_000
@@ -80,8 +80,8 @@ def best_of(fn: Callable[[], object], repeats: int) -> float:
 
 
 def aggregate_only(folder: Path, repeats: int) -> float:
-    """Median seconds of ``build_report`` over traces parsed beforehand."""
-    parsed = list(read_traces(folder))
+    """Median seconds of ``build_report`` over records read beforehand."""
+    parsed = list(scan_traces(folder, fast=True))
     return best_of(lambda: build_report(parsed), repeats)
 
 
