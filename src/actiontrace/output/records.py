@@ -509,6 +509,18 @@ def make_record(value: Any, file: str, line: int) -> TraceRecord | None:
     start = execution.get("startTime")
     if type(start) is not float or not -_TIME_LIMIT <= start <= _TIME_LIMIT:
         start = _ms(start)
+    epoch = execution.get("startEpochNs")
+    if type(epoch) is not int or not 0 <= epoch < _EPOCH_LIMIT:
+        epoch = None
+    trace_id = meta.get("traceId")
+    if type(trace_id) is not str or not 0 < len(trace_id) <= _ID_CHARS:
+        trace_id = None
+    span_id = meta.get("spanId")
+    if type(span_id) is not str or not 0 < len(span_id) <= _ID_CHARS:
+        span_id = None
+    parent = meta.get("parentSpanId")
+    if type(parent) is not str or not 0 < len(parent) <= _ID_CHARS:
+        parent = None
     return _new_record(
         TraceRecord,
         (
@@ -521,10 +533,10 @@ def make_record(value: Any, file: str, line: int) -> TraceRecord | None:
             status,
             duration,
             start,
-            _epoch(execution.get("startEpochNs")),
-            _id(meta.get("traceId")),
-            _id(meta.get("spanId")),
-            _id(meta.get("parentSpanId")),
+            epoch,
+            trace_id,
+            span_id,
+            parent,
             error_type,
             error_message,
             reason,
