@@ -1,4 +1,4 @@
-"""Read-side polish on the command line: ``show FILE:LINE``, ``--action``/``--status``, tail lines."""
+"""Read-side polish on the command line: ``show FILE:LINE``, ``--action``, ``--status``, tail."""
 
 from __future__ import annotations
 
