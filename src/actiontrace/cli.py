@@ -27,7 +27,7 @@ from typing import Any
 
 from . import __version__
 from .analysis.report import render_report, report_path
-from .analysis.select import STATUS_CHOICES, parse_pattern, parse_statuses, selector
+from .analysis.select import add_selection_arguments, selector
 from .analysis.show import render_record
 from .analysis.text import json_text
 from .analysis.tree import TraceForest
@@ -234,15 +234,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="PATH",
         help="a trace file or a folder of them, or FILE:LINE for the one trace at that line",
     )
-    show.add_argument(
-        "--action", type=parse_pattern, metavar="PATTERN", help="only actions matching (* wildcard)"
-    )
-    show.add_argument(
-        "--status",
-        type=parse_statuses,
-        metavar="STATUS",
-        help=f"only these statuses, comma-separated ({', '.join(STATUS_CHOICES)})",
-    )
+    add_selection_arguments(show)
     show.add_argument(
         "--tree",
         action="store_true",

@@ -20,7 +20,7 @@ from typing import Any
 from ..output.reader import ReadStats
 from ..output.records import TraceRecord, as_record
 from .follow import follow_records
-from .select import STATUS_CHOICES, parse_pattern, parse_statuses, selector
+from .select import add_selection_arguments, selector
 from .serve import LiveServer
 from .text import json_text, printable
 
@@ -63,15 +63,7 @@ def register(subparsers: Any) -> None:
     )
     tail.add_argument("path", metavar="PATH", help="a trace file or a folder of them")
     tail.add_argument("-f", "--follow", action="store_true", help="wait for new traces")
-    tail.add_argument(
-        "--action", type=parse_pattern, metavar="PATTERN", help="only actions matching (* wildcard)"
-    )
-    tail.add_argument(
-        "--status",
-        type=parse_statuses,
-        metavar="STATUS",
-        help=f"only these statuses, comma-separated ({', '.join(STATUS_CHOICES)})",
-    )
+    add_selection_arguments(tail)
     tail.add_argument("--json", action="store_true", help="print each trace as one JSON line")
     tail.add_argument(
         "--interval", type=_interval, default=0.2, metavar="SECONDS", help="poll interval (0.2)"
