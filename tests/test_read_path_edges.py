@@ -313,3 +313,30 @@ def test_integer_times_and_odd_sampling_values_are_read() -> None:
     assert record is not None
     assert (record.start_ms, record.duration) == (5.0, 2.0)
     assert (record.sampling_reason, record.sampling_rate) == (None, None)
+
+
+def test_serve_follows_again_after_a_failure_and_counts_nothing_twice(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from actiontrace.analysis import serve as serve_module
+
+    (tmp_path / "a.jsonl").write_text(text(1, 2))
+    real = serve_module.follow_records
+    calls: list[int] = []
+
+    def flaky(*args: Any, **kwargs: Any) -> Iterator[Any]:
+        calls.append(1)
+        records = real(*args, **kwargs)
+        if len(calls) == 1:
+            yield next(records)  # one trace counted, then the disk "fails"
+            raise OSError(5, "Input/output error")
+        yield from records
+
+    monkeypatch.setattr(serve_module, "follow_records", flaky)
+    with LiveServer(tmp_path, port=0, poll_interval=0.01, publish_interval=0.01) as live:
+        for _ in range(500):
+            report = live._state.current()[1]["report"]
+            if report["total"] == 2:
+                break
+            threading.Event().wait(0.02)
+        assert report["total"] == 2 and len(calls) == 2
