@@ -48,6 +48,8 @@ __all__ = [
     "TraceRecord",
     "as_record",
     "make_record",
+    "parse_exact",
+    "parse_fast",
     "parse_line",
     "parse_value",
 ]
@@ -100,7 +102,7 @@ def _reject_constant(name: str) -> Any:
 
 def _finite_float(text: str) -> float:
     value = float(text)
-    if value in (math.inf, -math.inf):  # 1e400: valid JSON, but no float holds it
+    if value - value:  # inf - inf is NaN: 1e400 is valid JSON, but no float holds it
         raise _Damaged("number too large for a float")
     return value
 
@@ -110,7 +112,9 @@ _DECODER = json.JSONDecoder(parse_constant=_reject_constant, parse_float=_finite
 
 def _too_deep(data: bytes) -> bool:
     """Whether ``data`` nests arrays/objects deeper than ``MAX_DEPTH`` (strings ignored)."""
-    if data.count(b"[") + data.count(b"{") <= MAX_DEPTH:
+    # Deeper needs more than MAX_DEPTH opening and closing brackets; a shorter line that opens
+    # that many without closing them is not JSON (the parsers refuse it, within their limits).
+    if len(data) <= 2 * MAX_DEPTH + 1 or data.count(b"[") + data.count(b"{") <= MAX_DEPTH:
         return False  # the usual case: too few brackets to be that deep
     bare = _STRINGS.sub(b"", data) if b'"' in data else data
     steps = array("b", bare.translate(_DEPTH_TABLE).replace(b"\0", b""))
@@ -139,6 +143,30 @@ def _bad_value(value: Any) -> bool:
     return False
 
 
+def parse_exact(data: bytes) -> Any:
+    """``parse_value(data)``: the standard parser, under the same rules."""
+    if _too_deep(data):
+        raise _Damaged("nested too deep")
+    value = _DECODER.decode(data.decode("utf-8"))
+    if b"\\u" in data and _SURROGATE_ESCAPE.search(data) and _bad_value(value):
+        raise _Damaged("lone surrogate")
+    return value
+
+
+def parse_fast(data: bytes) -> Any:
+    """``parse_value(data, fast=True)``: orjson when installed, under the same rules."""
+    if _fast_loads is None:
+        return parse_exact(data)
+    if _too_deep(data):
+        raise _Damaged("nested too deep")
+    try:
+        # orjson refuses NaN, infinite numbers and lone surrogates itself; what it refuses that
+        # the rules allow (an integer past 1e308) the exact parser reads.
+        return _fast_loads(data)
+    except ValueError:
+        return parse_exact(data)
+
+
 def parse_value(data: bytes, *, fast: bool = False) -> Any:
     """Parse one JSON text under the reading rules; raise ``ValueError`` when it breaks one.
 
@@ -146,19 +174,7 @@ def parse_value(data: bytes, *, fast: bool = False) -> Any:
     that overflows a float, no lone surrogate. ``fast`` uses orjson when installed (integers
     past 64 bits then fall back to the standard parser, exactly).
     """
-    if _too_deep(data):
-        raise _Damaged("nested too deep")
-    if fast and _fast_loads is not None:
-        try:
-            # orjson refuses NaN, infinite numbers and lone surrogates itself; what it refuses
-            # that the rules allow (an integer past 1e308) the exact parser below reads.
-            return _fast_loads(data)
-        except ValueError:
-            pass
-    value = _DECODER.decode(data.decode("utf-8"))
-    if b"\\u" in data and _SURROGATE_ESCAPE.search(data) and _bad_value(value):
-        raise _Damaged("lone surrogate")
-    return value
+    return parse_fast(data) if fast else parse_exact(data)
 
 
 def parse_line(
