@@ -723,3 +723,20 @@ def test_serve_stops_within_two_seconds_with_slow_and_idle_clients(
             client.close()
     assert child.stderr is not None
     assert "Traceback" not in child.stderr.read()
+
+
+def test_a_path_that_is_not_utf8_prints_safely(tmp_path: Path) -> None:
+    folder = os.fsencode(tmp_path) + b"/traces-\xff"
+    os.mkdir(folder)
+    with open(folder + b"/a.jsonl", "wb") as handle:
+        handle.write(good_line(1))
+    for argv in (["report"], ["report", "--json"], ["show"], ["tail"]):
+        done = subprocess.run(
+            [sys.executable, "-c", CHILD, argv[0], os.fsdecode(folder), *argv[1:]],
+            capture_output=True,
+            check=False,
+            env={**os.environ, "PYTHONIOENCODING": "utf-8:strict", "LC_ALL": "C.UTF-8"},
+        )
+        assert done.returncode == 0, done.stderr
+        assert b"Traceback" not in done.stderr
+        done.stdout.decode("utf-8")

@@ -32,6 +32,7 @@ from .analysis.show import render_record
 from .analysis.text import json_text
 from .analysis.tree import TraceForest
 from .demo import DEFAULT_ACTORS, DEFAULT_OUT, DEFAULT_TURNS, run_demo
+from .output.discovery import display_path
 from .output.reader import ReadStats, TraceRecord, scan_traces
 
 __all__ = ["build_parser", "fail", "main"]
@@ -117,7 +118,7 @@ def _run_report(args: argparse.Namespace) -> int:
     if args.json:
         print(json_text(report, indent=2))
     else:
-        print(render_report(report, path))
+        print(render_report(report, display_path(path)))
     return 0
 
 

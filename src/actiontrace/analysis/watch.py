@@ -17,6 +17,7 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
+from ..output.discovery import display_path
 from ..output.reader import ReadStats
 from ..output.records import TraceRecord, as_record
 from .follow import follow_records
@@ -178,7 +179,8 @@ def run_serve(args: argparse.Namespace) -> int:
     stop = threading.Event()
     previous = signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:
-        print(f"actiontrace: serving {path} at {server.url} (Ctrl-C to stop)", flush=True)
+        shown = printable(display_path(path))
+        print(f"actiontrace: serving {shown} at {server.url} (Ctrl-C to stop)", flush=True)
         if args.host not in ("127.0.0.1", "localhost", "::1"):
             print(
                 "actiontrace: warning: not bound to 127.0.0.1: anyone who can reach this address "
