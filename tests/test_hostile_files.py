@@ -2,8 +2,8 @@
 
 Each case is a folder holding one kind of trouble next to good traces. Every consumer -
 ``read_traces``, ``scan_traces``, the follower (``tail``'s engine), ``report`` (text, ``--json``,
-``--html``), ``show`` (and ``--tree``), ``tail`` (and ``--json``), ``export --to chrome`` and
-``serve``'s data - reads it without crashing or hanging, prints only safe text and strict JSON,
+``--html``), ``show`` (and ``--tree``), ``tail`` (and ``--json``), ``export`` (to a Chrome file
+and to a real OTLP receiver on 127.0.0.1) and ``serve``'s data - reads it without crashing or hanging, prints only safe text and strict JSON,
 and counts the same traces, damaged lines and skipped files. The memory cases run in a child
 process under ``RLIMIT_AS``; ``serve`` is stopped with real signals while real clients hang on.
 """
@@ -740,3 +740,22 @@ def test_a_path_that_is_not_utf8_prints_safely(tmp_path: Path) -> None:
         assert done.returncode == 0, done.stderr
         assert b"Traceback" not in done.stderr
         done.stdout.decode("utf-8")
+
+
+def test_export_otlp_replays_into_a_real_receiver_and_counts_the_damage(
+    hostile: tuple[Path, Expect], capsys: pytest.CaptureFixture[str]
+) -> None:
+    pytest.importorskip("opentelemetry.sdk")
+    from test_otel_otlp_receiver import OTLPReceiver
+
+    folder, expect = hostile
+    with OTLPReceiver() as receiver:
+        code, out, err = run(
+            capsys, "export", str(folder), "--to", "otlp", "--endpoint", receiver.endpoint
+        )
+        received = len(receiver.spans())
+    assert code == 0, (out, err)
+    sent = re.search(r": (\d+) sent, 0 failed", out)
+    assert sent is not None and int(sent.group(1)) == received  # every span sent arrived
+    if expect.damaged or expect.skipped:
+        assert f"skipped {expect.damaged} damaged lines and {expect.skipped} files not read" in err
