@@ -3,9 +3,10 @@
 Each case is a folder holding one kind of trouble next to good traces. Every consumer -
 ``read_traces``, ``scan_traces``, the follower (``tail``'s engine), ``report`` (text, ``--json``,
 ``--html``), ``show`` (and ``--tree``), ``tail`` (and ``--json``), ``export`` (to a Chrome file
-and to a real OTLP receiver on 127.0.0.1) and ``serve``'s data - reads it without crashing or hanging, prints only safe text and strict JSON,
-and counts the same traces, damaged lines and skipped files. The memory cases run in a child
-process under ``RLIMIT_AS``; ``serve`` is stopped with real signals while real clients hang on.
+and to a real OTLP receiver on 127.0.0.1) and ``serve``'s data - reads it without crashing or
+hanging, prints only safe text and strict JSON, and counts the same traces, damaged lines and
+skipped files. The memory cases run in a child process under ``RLIMIT_AS``; ``serve`` is stopped
+with real signals while real clients hang on.
 """
 
 from __future__ import annotations
