@@ -12,7 +12,7 @@ from .context import current_trace
 from .errors import InvalidArgumentError, TraceStateError
 from .factory import ActionExecutionTraceFactory
 from .ids import TraceContext
-from .output.reader import read_traces
+from .output.reader import ReadStats, TraceRecord, read_traces, scan_traces
 from .output.service import ActionTraceOutputService
 from .pipeline import (
     ATTEMPT_ACTION_ID,
@@ -69,12 +69,14 @@ __all__ = [
     "ExecutionStatus",
     "InvalidArgumentError",
     "PhaseRecord",
+    "ReadStats",
     "Span",
     "StructuredTrace",
     "TraceConfig",
     "TraceContext",
     "TraceDict",
     "TraceMetadata",
+    "TraceRecord",
     "TraceStateError",
     "TurnActionRecord",
     "Verbosity",
@@ -85,5 +87,6 @@ __all__ = [
     "load_config",
     "read_traces",
     "sanitize_payload",
+    "scan_traces",
     "span",
 ]
