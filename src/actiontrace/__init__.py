@@ -23,6 +23,7 @@ from .pipeline import (
     TraceConfig,
     load_config,
 )
+from .pipeline.tracer import Tracer, configure, trace_action, traced
 from .sanitize import is_sensitive_key, sanitize_payload
 from .structured import ActionAwareStructuredTrace, Span, StructuredTrace, span
 from .trace import ActionExecutionTrace
@@ -76,9 +77,11 @@ __all__ = [
     "TraceDict",
     "TraceMetadata",
     "TraceStateError",
+    "Tracer",
     "TurnActionRecord",
     "Verbosity",
     "__version__",
+    "configure",
     "current_trace",
     "follow_traces",
     "is_sensitive_key",
@@ -86,4 +89,6 @@ __all__ = [
     "read_traces",
     "sanitize_payload",
     "span",
+    "trace_action",
+    "traced",
 ]
