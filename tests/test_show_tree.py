@@ -540,7 +540,7 @@ def test_real_linked_traces_read_back_form_one_nested_tree(played: Path) -> None
         "   └─ core:defeated",
         "      └─ steps",
     ]
-    assert "core:defeated · orc · ✗ FAILED" in structure[4]
+    assert "core:defeated · orc · ✗ ERROR" in structure[4]  # its handler raised
     # The handler's spans nest under dispatch_event, two levels below the root span.
     first_waterfall = attack_tree[3:8]
     assert [line[3:].split("|")[0].rstrip() for line in first_waterfall] == [
