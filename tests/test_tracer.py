@@ -484,3 +484,76 @@ def test_configure_without_arguments_reads_the_config_file(
     [trace] = read_traces(tmp_path / "out")
     assert trace["metadata"]["actionId"] == "core:go"
     assert os.listdir(tmp_path / "out")
+
+
+# -- edges ---------------------------------------------------------------------------------------
+
+
+def test_the_tracers_parts_are_readable() -> None:
+    trace_filter, factory = ActionTraceFilter(), ActionExecutionTraceFactory()
+    tracer = Tracer(trace_filter=trace_filter, trace_factory=factory)
+    assert tracer.trace_filter is trace_filter and tracer.trace_factory is factory
+    assert tracer.output is None and tracer.structured_trace_factory is None
+    with tracer.action("a", actor_id="p") as action:
+        pass
+    assert action.trace is not None and action.trace.status == "success"  # kept nowhere
+
+
+def test_leaving_a_block_never_entered_is_a_state_error() -> None:
+    block = Tracer().action("a", actor_id="p")
+    with pytest.raises(TraceStateError, match="never entered"):
+        block.__exit__(None, None, None)
+
+
+def test_a_block_ended_in_another_context_restores_no_current_trace() -> None:
+    import contextvars
+
+    tracer, out = make()
+    block = tracer.action("a", actor_id="p")
+    contextvars.copy_context().run(block.__enter__)
+    block.__exit__(None, None, None)
+    assert current_trace() is None and out.traces[0].status == "success"
+
+
+def test_faults_of_spans_and_captures_are_swallowed() -> None:
+    class NoSpans(StructuredTrace):
+        def span(self, operation: str, **attributes: Any) -> Any:
+            raise RuntimeError("span broke")
+
+    class BadStructured:
+        def create_trace(self, action_id: str, actor_id: str) -> Any:
+            return NoSpans()
+
+    class HalfBrokenTrace:
+        def __init__(self) -> None:
+            self.inner = Tracer().trace_factory.create_trace(
+                action_id="a", actor_id="p", turn_action={"actionDefinitionId": "a"}
+            )
+
+        def __getattr__(self, name: str) -> Any:
+            if name == "capture_dispatch_result":
+                raise RuntimeError("result broke")
+            return getattr(self.inner, name)
+
+    class Factory:
+        def create_trace(self, **kwargs: Any) -> Any:
+            return HalfBrokenTrace()
+
+    log = Log()
+    tracer = Tracer(trace_factory=Factory(), structured_trace_factory=BadStructured(), logger=log)
+    with tracer.action("a", actor_id="p"):
+        pass
+    faults = " ".join(m for _, m in log.lines)
+    assert "structured trace span 'a'" in faults and "trace.capture_dispatch_result" in faults
+
+
+@pytest.mark.usefixtures("fresh_default")
+def test_configure_logs_a_previous_output_that_fails_to_close() -> None:
+    class BadClose:
+        def close(self) -> None:
+            raise OSError("stuck")
+
+    log = Log()
+    tracer_module._owned_output = BadClose()
+    actiontrace.configure(output=Keep(), logger=log)
+    assert any("closing the previous output failed" in m for _, m in log.lines)
