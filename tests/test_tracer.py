@@ -540,8 +540,9 @@ def test_faults_of_spans_and_captures_are_swallowed() -> None:
             return HalfBrokenTrace()
 
     log = Log()
-    tracer = Tracer(trace_factory=Factory(), structured_trace_factory=BadStructured(), logger=log)
-    with tracer.action("a", actor_id="p"):
+    with Tracer(structured_trace_factory=BadStructured(), logger=log).action("a", actor_id="p"):
+        pass
+    with Tracer(trace_factory=Factory(), logger=log).action("a", actor_id="p"):
         pass
     faults = " ".join(m for _, m in log.lines)
     assert "structured trace span 'a'" in faults and "trace.capture_dispatch_result" in faults
