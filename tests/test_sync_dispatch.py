@@ -53,9 +53,11 @@ class Broken:
         raise OSError("disk on fire")
 
 
-def traced_processor(bus: EventBus, output: Any, log: Log | None = None) -> CommandProcessor:
+def traced_processor(bus: Any, output: Any, log: Log | None = None) -> CommandProcessor:
+    """A tracing processor over ``bus`` (or over a dispatch service given instead)."""
+    service = bus if isinstance(bus, EventDispatchService) else EventDispatchService(bus, Log())
     return CommandProcessor(
-        EventDispatchService(bus, log or Log()),
+        service,
         log or Log(),
         trace_filter=ActionTraceFilter(),
         trace_factory=ActionExecutionTraceFactory(),
@@ -335,13 +337,7 @@ def test_a_nested_untraced_dispatch_keeps_its_handlers_exception() -> None:
 
     bus.subscribe(ATTEMPT_ACTION_ID, outer)
     bus.subscribe("side", side)
-    processor = CommandProcessor(
-        service,
-        Log(),
-        trace_filter=ActionTraceFilter(),
-        trace_factory=ActionExecutionTraceFactory(),
-        trace_output_service=out,
-    )
+    processor = traced_processor(service, out)
     assert processor.dispatch_action_sync({"id": "p"}, GO)["success"] is True
     assert nested == [False]
     assert out.traces[0].status == "success"
@@ -392,13 +388,7 @@ async def test_a_nested_untraced_async_dispatch_keeps_its_exception() -> None:
 
     bus.subscribe(ATTEMPT_ACTION_ID, outer)
     bus.subscribe("side", side)
-    processor = CommandProcessor(
-        service,
-        Log(),
-        trace_filter=ActionTraceFilter(),
-        trace_factory=ActionExecutionTraceFactory(),
-        trace_output_service=out,
-    )
+    processor = traced_processor(service, out)
     assert (await processor.dispatch_action({"id": "p"}, GO))["success"] is True
     assert out.traces[0].status == "success"
 

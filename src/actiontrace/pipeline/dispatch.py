@@ -76,28 +76,21 @@ class EventDispatchService:
         not failures of the dispatch, and propagate.
         """
         dispatching = DISPATCHING.get()
-        if dispatching is None:
-            try:
-                result = self._bus_dispatch(event_name, payload)
-                if result is not None and isawaitable(result):
-                    await result
-            except Exception as error:
-                self._report(event_name, context, error)
-                return False
-            return True
-        owner = dispatching.depth == 0
-        dispatching.depth += 1
+        owner = dispatching is not None and dispatching.depth == 0
+        if dispatching is not None:
+            dispatching.depth += 1
         try:
             result = self._bus_dispatch(event_name, payload)
             if result is not None and isawaitable(result):
                 await result
         except Exception as error:
             self._report(event_name, context, error)
-            if owner:
+            if owner and dispatching is not None:
                 hand_over(dispatching, error)
             return False
         finally:
-            dispatching.depth -= 1
+            if dispatching is not None:
+                dispatching.depth -= 1
         return True
 
     def dispatch_with_error_handling_sync(

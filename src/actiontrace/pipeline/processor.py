@@ -189,11 +189,10 @@ class CommandProcessor:
         Never raises an ``Exception``; ``SystemExit``, ``KeyboardInterrupt`` and cancellation
         propagate (after a traced action's trace has recorded them).
         """
-        try:
-            actor_id = _actor_id(actor)
-            turn = _read_turn(turn_action)
-        except Exception as error:
-            return self._malformed(actor, turn_action, error)
+        read = self._read(actor, turn_action)
+        if isinstance(read, dict):
+            return read
+        actor_id, turn = read
         action_id, original_input, target_id, parameters = turn
         if self._traced and self._parts.selects(action_id):
             return await self._dispatch_traced(actor_id, turn, turn_action)
@@ -214,11 +213,10 @@ class CommandProcessor:
         ``dispatch_with_error_handling`` that returns a bool) and returns the same result, with the
         same trace. A dispatch service that answers with an awaitable is a failure here.
         """
-        try:
-            actor_id = _actor_id(actor)
-            turn = _read_turn(turn_action)
-        except Exception as error:
-            return self._malformed(actor, turn_action, error)
+        read = self._read(actor, turn_action)
+        if isinstance(read, dict):
+            return read
+        actor_id, turn = read
         action_id, original_input, target_id, parameters = turn
         if self._traced and self._parts.selects(action_id):
             return self._dispatch_traced_sync(actor_id, turn, turn_action)
@@ -229,6 +227,15 @@ class CommandProcessor:
         except Exception as error:
             return self._dispatch_raised(action_id, original_input, error)
         return _outcome(success, action_id, original_input)
+
+    def _read(
+        self, actor: Any, turn_action: Mapping[str, Any]
+    ) -> tuple[str, _Turn] | dict[str, Any]:
+        """(actor id, turn) of well-formed input, else the failure result to return."""
+        try:
+            return _actor_id(actor), _read_turn(turn_action)
+        except Exception as error:
+            return self._malformed(actor, turn_action, error)
 
     # -- the traced path ---------------------------------------------------------------------------
 
