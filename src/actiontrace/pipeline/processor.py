@@ -247,12 +247,16 @@ class CommandProcessor:
     ) -> tuple[ActiveAction, dict[str, Any]]:
         action_id, original_input, target_id, parameters = turn
         active = ActiveAction(self._parts, action_id, actor_id, turn_action)
-        active.open_span("dispatch_action")
-        active.open_span("create_payload")
-        payload = attempt_payload(actor_id, action_id, original_input, target_id, parameters)
-        active.capture_payload(payload)
-        active.close_span()
-        active.open_span("dispatch_event")
+        if active.structured is None:
+            payload = attempt_payload(actor_id, action_id, original_input, target_id, parameters)
+            active.capture_payload(payload)
+        else:
+            active.open_span("dispatch_action")
+            active.open_span("create_payload")
+            payload = attempt_payload(actor_id, action_id, original_input, target_id, parameters)
+            active.capture_payload(payload)
+            active.close_span()
+            active.open_span("dispatch_event")
         # While the handlers run, this action is the current one: actions they dispatch
         # (directly, awaited, or from tasks they create) become its children.
         active.activate()

@@ -23,6 +23,7 @@ CURRENT: Final = object()
 """``parent=CURRENT``: link to the trace being dispatched in this context, if any."""
 
 _EXIT_METADATA: Final = {"exit": True}
+_SUCCESS: Final = {"success": True}
 
 
 def is_clean_exit(error: BaseException) -> bool:
@@ -264,30 +265,29 @@ class ActiveAction:
         ``{"exit": true}``. Otherwise ``result`` is recorded when given, then a handed-over
         handler exception as the error; with neither, ``{"success": True}``.
         """
-        handed = self.handed_error
+        dispatching = self.dispatching
+        handed = None if dispatching is None else dispatching.error
         if error is not None and is_clean_exit(error):
             result, error, handed = {"success": True, "metadata": _EXIT_METADATA}, None, None
-        failed = result is not None and not result.get("success")
-        while self._spans:
-            self.close_span(error if error is not None else handed, failed=failed)
+        if self._spans:
+            failed = result is not None and not result.get("success")
+            while self._spans:
+                self.close_span(error if error is not None else handed, failed=failed)
         trace = self.trace
         if trace is None:
             return
+        if error is None and (result is not None or handed is None):
+            try:
+                trace.capture_dispatch_result(_SUCCESS if result is None else result)
+            except Exception as fault:
+                self.parts.outputs.fault("trace.capture_dispatch_result", self.action_id, fault)
+        if error is None:
+            error = handed
         if error is not None:
-            self._capture(trace, "capture_error", error)
-            return
-        if result is not None or handed is None:
-            self._capture(
-                trace, "capture_dispatch_result", {"success": True} if result is None else result
-            )
-        if handed is not None:
-            self._capture(trace, "capture_error", handed)
-
-    def _capture(self, trace: Any, name: str, value: object) -> None:
-        try:
-            getattr(trace, name)(value)
-        except Exception as fault:
-            self.parts.outputs.fault(f"trace.{name}", self.action_id, fault)
+            try:
+                trace.capture_error(error)
+            except Exception as fault:
+                self.parts.outputs.fault("trace.capture_error", self.action_id, fault)
 
     # -- the hand-over -------------------------------------------------------------------------
 
