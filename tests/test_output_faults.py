@@ -61,8 +61,10 @@ class Fault:
 # -- a real full file: RLIMIT_FSIZE ---------------------------------------------------------------
 
 CHILD_WITH_FILE_SIZE_LIMIT = r"""
-import json, resource, signal, sys, time
+import json, logging, resource, signal, sys, time
 from actiontrace import ActionExecutionTrace, ActionTraceOutputService
+
+logging.basicConfig()  # the library is silent unless the application configures logging
 
 signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # EFBIG instead of being killed
 soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
