@@ -23,6 +23,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+import actiontrace
 from _common import Row, header, pick, print_table
 from actiontrace import (
     ATTEMPT_ACTION_ID,
@@ -96,6 +97,15 @@ def traced_session(tracer: Tracer) -> Callable[[Engine, list[str]], None]:
                 say(handlers[verb](rest))
 
     return session
+
+
+def unconfigured_session(engine: Engine, commands: list[str]) -> None:
+    """Library code marked with ``actiontrace.trace_action`` before anyone calls ``configure``."""
+    handlers, say, trace_action = engine.handlers, engine.say, actiontrace.trace_action
+    for command in commands:
+        verb, _, rest = command.partition(" ")
+        with trace_action(verb, actor_id="player", command=command):
+            say(handlers[verb](rest))
 
 
 def play(
@@ -186,12 +196,13 @@ def main() -> None:
     rounds = pick(7, 2)
     sessions = pick(60, 2)  # x 64 commands per session
     says_no = Tracer(trace_filter=ActionTraceFilter(traced_actions=["debug:*"]))
-    samples: dict[str, list[tuple[float, float, float]]] = {"a": [], "b": [], "c": []}
+    samples: dict[str, list[tuple[float, float, float]]] = {"a": [], "a2": [], "b": [], "c": []}
     with tempfile.TemporaryDirectory() as folder:
         output = ActionTraceOutputService(folder)
         to_disk = Tracer(output=output)
         configs: dict[str, tuple[Callable[[Engine, list[str]], None], Callable[[], Any]]] = {
             "a": (untraced_session, lambda: None),
+            "a2": (unconfigured_session, lambda: None),
             "b": (traced_session(says_no), lambda: None),
             "c": (traced_session(to_disk), output.flush),
         }
@@ -208,12 +219,19 @@ def main() -> None:
         return statistics.median(sample[index] for sample in samples[name])
 
     base = median("a", 0)
+    unconfigured = median("a2", 0)
     no_wall = median("b", 0)
     disk_wall, disk_cpu, disk_own = median("c", 0), median("c", 1), median("c", 2)
     base_cpu = median("a", 1)
     writer = max(0.0, disk_cpu - disk_own)
     rows = [
         Row("(a) untraced", base / 1000, "µs/command", 1.0),
+        Row(
+            "trace_action before configure: over (a)",
+            (unconfigured - base) / 1000,
+            "µs/command",
+            unconfigured / base,
+        ),
         Row(
             "(b) tracer, filter says no: over (a)",
             (no_wall - base) / 1000,
