@@ -128,6 +128,9 @@ class AsyncEngine:
             self.lines.append("You walk.")
         elif verb == "open":
             raise KeyError("chest")
+        elif verb == "quit":
+            self.lines.append("Bye.")
+            raise SystemExit
         else:
             self.lines.append(f"You {verb}.")
 
@@ -148,10 +151,11 @@ class AsyncEngine:
 
 
 def test_an_async_engine_traced_end_to_end(tmp_path: Path) -> None:
-    commands = ["look", "go north", "open chest", "sing", "go south"]
+    commands = ["look", "go north", "open chest", "sing", "go south", "quit"]
     untraced_processor = CommandProcessor(EventDispatchService(EventBus()))
     plain = AsyncEngine(None, untraced_processor)
-    asyncio.run(plain.play(commands))
+    with pytest.raises(SystemExit) as plain_exit:
+        asyncio.run(plain.play([*commands, "look"]))
     with ActionTraceOutputService(tmp_path) as output:
         processor = CommandProcessor(
             EventDispatchService(EventBus()),
@@ -160,8 +164,10 @@ def test_an_async_engine_traced_end_to_end(tmp_path: Path) -> None:
             trace_output_service=output,
         )
         traced = AsyncEngine(Tracer(output=output), processor)
-        asyncio.run(traced.play(commands))
-    assert traced.lines == plain.lines
+        with pytest.raises(SystemExit) as traced_exit:
+            asyncio.run(traced.play([*commands, "look"]))
+    assert traced.lines == plain.lines and plain.lines[-1] == "Bye."
+    assert traced_exit.value.code is plain_exit.value.code is None
     traces = list(read_traces(tmp_path))
     verbs = [t for t in traces if t["metadata"]["actionId"] != "tick"]
     ticks = [t for t in traces if t["metadata"]["actionId"] == "tick"]
@@ -171,6 +177,8 @@ def test_an_async_engine_traced_end_to_end(tmp_path: Path) -> None:
     assert all(
         by_span[t["metadata"]["parentSpanId"]]["metadata"]["actionId"] == "go" for t in ticks
     )
+    quit_trace = next(t for t in verbs if t["metadata"]["actionId"] == "quit")
+    assert quit_trace["result"]["metadata"] == {"exit": True}
     chest = next(t for t in verbs if t["metadata"]["actionId"] == "open")
     assert chest["execution"]["status"] == "error" and chest["error"]["type"] == "KeyError"
     assert "in on_verb" in chest["error"]["stack"]
