@@ -558,3 +558,10 @@ def test_configure_logs_a_previous_output_that_fails_to_close() -> None:
     tracer_module._owned_output = BadClose()
     actiontrace.configure(output=Keep(), logger=log)
     assert any("closing the previous output failed" in m for _, m in log.lines)
+
+
+def test_an_empty_target_is_no_target() -> None:
+    tracer, out = make()
+    with tracer.action("core:look", actor_id="p", parameters={"targetId": ""}):
+        pass
+    assert "targetId" not in out.traces[0].to_dict()["eventPayload"]

@@ -154,6 +154,8 @@ class ActionBlock:
             if payload is None:
                 parameters = self._parameters
                 target = None if parameters is None else parameters.get("targetId")
+                if target == "":
+                    target = None
                 payload = attempt_payload(
                     self._actor_id,
                     self._action_id,
