@@ -139,7 +139,8 @@ class ActionBlock:
             metadata=self._metadata,
         )
         self._active = active
-        active.open_span(self._action_id)
+        if active.structured is not None:
+            active.open_span(self._action_id)
         active.activate()
         return self
 
@@ -196,7 +197,7 @@ def _check_text(value: object, argument: str) -> None:
 
 
 def _check_mapping(value: object, argument: str) -> None:
-    if value is not None and type(value) is not dict and not isinstance(value, Mapping):
+    if type(value) is not dict and not isinstance(value, Mapping):
         raise InvalidArgumentError(f"{argument} must be a mapping, got {type(value).__name__}")
 
 
@@ -279,12 +280,17 @@ class Tracer:
         ``{"exit": true}``) and re-raised unchanged. Invalid arguments raise
         ``InvalidArgumentError``, traced or not.
         """
-        _check_text(action_id, "action_id")
-        _check_text(actor_id, "actor_id")
+        # Exact-type tests first: the common call costs a few comparisons, nothing more.
+        if type(action_id) is not str or not action_id:
+            _check_text(action_id, "action_id")
+        if type(actor_id) is not str or not actor_id:
+            _check_text(actor_id, "actor_id")
         if command is not None and not isinstance(command, str):
             raise InvalidArgumentError(f"command must be a str, got {type(command).__name__}")
-        _check_mapping(parameters, "parameters")
-        _check_mapping(metadata, "metadata")
+        if parameters is not None:
+            _check_mapping(parameters, "parameters")
+        if metadata is not None:
+            _check_mapping(metadata, "metadata")
         if parent is not None and not isinstance(parent, (ActionExecutionTrace, TraceContext)):
             raise InvalidArgumentError("parent must be an ActionExecutionTrace or a TraceContext")
         if not self._parts.selects(action_id):

@@ -144,7 +144,9 @@ class ActiveAction:
             dispatching = DISPATCHING.get()
             parent = None if dispatching is None else dispatching.trace
         self.trace = self._new_trace(actor_id, turn_action, parent, metadata)
-        self.structured = self._new_structured(actor_id)
+        self.structured = (
+            None if parts.create_structured is None else self._new_structured(actor_id)
+        )
 
     def _new_trace(
         self,
