@@ -120,10 +120,13 @@ class TracingParts:
             return False
 
 
-class ActiveAction:
-    """One traced action: its execution and structured traces, open spans and dispatch state."""
+class ActiveAction(Dispatching):
+    """One traced action: its execution and structured traces, open spans and dispatch state.
 
-    __slots__ = ("_spans", "_token", "action_id", "dispatching", "parts", "structured", "trace")
+    It is itself the ``Dispatching`` record its handlers' dispatch services hand exceptions to.
+    """
+
+    __slots__ = ("_spans", "_token", "action_id", "parts", "structured")
 
     def __init__(
         self,
@@ -139,7 +142,9 @@ class ActiveAction:
         self.action_id = action_id
         self._spans: list[Any] = []
         self._token: Token[Dispatching | None] | None = None
-        self.dispatching: Dispatching | None = None
+        self.error = None
+        self.depth = 0
+        self.open = False  # until activated
         if parent is CURRENT:
             dispatching = DISPATCHING.get()
             parent = None if dispatching is None else dispatching.trace
@@ -239,14 +244,13 @@ class ActiveAction:
 
     def activate(self) -> None:
         """Make this action current: its handlers' dispatches link to it and hand errors to it."""
-        self.dispatching = Dispatching(self.trace)
-        self._token = DISPATCHING.set(self.dispatching)
+        self.open = True
+        self._token = DISPATCHING.set(self)
 
     def deactivate(self) -> None:
         """Undo ``activate``; a hand-over that comes later is ignored."""
         token, self._token = self._token, None
-        if self.dispatching is not None:
-            self.dispatching.open = False
+        self.open = False
         if token is not None:
             try:
                 DISPATCHING.reset(token)
@@ -256,7 +260,7 @@ class ActiveAction:
     @property
     def handed_error(self) -> BaseException | None:
         """The first handler exception a dispatch service handed to this action, if any."""
-        return None if self.dispatching is None else self.dispatching.error
+        return self.error
 
     def finish(
         self, error: BaseException | None = None, result: Mapping[str, Any] | None = None
@@ -267,8 +271,7 @@ class ActiveAction:
         ``{"exit": true}``. Otherwise ``result`` is recorded when given, then a handed-over
         handler exception as the error; with neither, ``{"success": True}``.
         """
-        dispatching = self.dispatching
-        handed = None if dispatching is None else dispatching.error
+        handed = self.error
         if error is not None and is_clean_exit(error):
             result, error, handed = {"success": True, "metadata": _EXIT_METADATA}, None, None
         if self._spans:
