@@ -13,8 +13,6 @@ import pytest
 
 from actiontrace import ActionExecutionTrace, read_traces
 
-pytest.importorskip("adventurelib")
-
 GAME = Path(__file__).resolve().parents[1] / "examples" / "cellar.py"
 PASSWORD = "s3cr3t-cellar"
 
