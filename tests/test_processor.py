@@ -983,7 +983,7 @@ def test_integration_guide_snippets_run(tmp_path: Path, monkeypatch: pytest.Monk
     assert len(blocks) >= 8
     monkeypatch.chdir(tmp_path)
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # the guide's temp dirs land here
-    from actiontrace.pipeline import tracer as tracer_module
+    from actiontrace.pipeline import default as tracer_module
 
     monkeypatch.setattr(tracer_module, "_default", None)  # the guide configures its own
     namespace: dict[str, Any] = {"__name__": "integration_guide"}

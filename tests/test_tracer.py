@@ -28,7 +28,7 @@ from actiontrace import (
     read_traces,
     span,
 )
-from actiontrace.pipeline import tracer as tracer_module
+from actiontrace.pipeline import default as tracer_module
 
 
 class Keep:

@@ -23,7 +23,8 @@ from .pipeline import (
     TraceConfig,
     load_config,
 )
-from .pipeline.tracer import Tracer, configure, trace_action, traced
+from .pipeline.default import configure, trace_action, traced
+from .pipeline.tracer import Tracer
 from .sanitize import is_sensitive_key, sanitize_payload
 from .structured import ActionAwareStructuredTrace, Span, StructuredTrace, span
 from .trace import ActionExecutionTrace

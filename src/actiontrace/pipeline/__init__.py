@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from .bus import EventBus, EventHandler, Unsubscribe
 from .config import TraceConfig, load_config
+from .default import configure, trace_action, traced
 from .dispatch import ATTEMPT_ACTION_ID, EventDispatchService
 from .filter import ActionPatterns, ActionTraceFilter, action_matches
 from .processor import CommandProcessor
 from .seams import StructuredTraceFactory, TraceFactory, TraceFilter, TraceOutput
-from .tracer import ActionBlock, Tracer, configure, trace_action, traced
+from .tracer import ActionBlock, Tracer
 
 __all__ = [
     "ATTEMPT_ACTION_ID",

@@ -1,15 +1,13 @@
 """``Tracer``: trace the actions of any engine, around its own dispatcher.
 
 ``with tracer.action("core:go", actor_id="p1", command="go north"):`` traces one action the engine
-dispatches itself; ``@tracer.traced()`` does the same for each call of a function. ``configure()``
-sets a process-wide default tracer that ``trace_action`` and ``@traced`` use; until it is called
-they trace nothing, at almost no cost. A block behaves exactly as it would untraced: tracing faults
-are logged and swallowed, and every exception leaving the block is re-raised unchanged.
+dispatches itself; ``@tracer.traced()`` does the same for each call of a function. A block behaves
+exactly as it would untraced: tracing faults are logged and swallowed, and every exception leaving
+the block is re-raised unchanged.
 """
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Mapping
 from functools import wraps
 from inspect import Signature, iscoroutinefunction, signature
@@ -21,31 +19,30 @@ from ..factory import ActionExecutionTraceFactory, LoggerLike, ensure_logger
 from ..ids import TraceContext
 from ..logs import SafeLog
 from ..trace import ActionExecutionTrace
-from .config import load_config
 from .filter import ActionTraceFilter
 from .seams import OutputArgument, StructuredTraceFactory, TraceFactory, TraceFilter
 from .tracing import CURRENT, ActiveAction, TracingParts, attempt_payload
 
-__all__ = ["ActionBlock", "Tracer", "configure", "trace_action", "traced"]
+__all__ = ["UNTRACED", "ActionBlock", "Tracer", "UntracedBlock", "decorator"]
 
 P = ParamSpec("P")
 R = TypeVar("R")
 
 
-class _Untraced:
+class UntracedBlock:
     """The block and handle of an action that is not traced: takes every call, keeps nothing."""
 
     __slots__ = ()
 
     trace: Final = None
 
-    def __enter__(self) -> _Untraced:
+    def __enter__(self) -> UntracedBlock:
         return self
 
     def __exit__(self, *exc: object) -> None:
         return None
 
-    async def __aenter__(self) -> _Untraced:
+    async def __aenter__(self) -> UntracedBlock:
         return self
 
     async def __aexit__(self, *exc: object) -> None:
@@ -58,7 +55,8 @@ class _Untraced:
         """Do nothing."""
 
 
-_UNTRACED: Final = _Untraced()
+UNTRACED: Final = UntracedBlock()
+"""The shared block of every action that is not traced."""
 
 
 class ActionBlock:
@@ -268,7 +266,7 @@ class Tracer:
         payload: Mapping[str, Any] | None = None,
         metadata: Mapping[str, Any] | None = None,
         parent: ActionExecutionTrace | TraceContext | None = None,
-    ) -> ActionBlock | _Untraced:
+    ) -> ActionBlock | UntracedBlock:
         """Return a ``with``/``async with`` block tracing one action, when the filter selects it.
 
         The trace's turn action is built from ``action_id``, ``command`` and ``parameters``; its
@@ -294,7 +292,7 @@ class Tracer:
         if parent is not None and not isinstance(parent, (ActionExecutionTrace, TraceContext)):
             raise InvalidArgumentError("parent must be an ActionExecutionTrace or a TraceContext")
         if not self._parts.selects(action_id):
-            return _UNTRACED
+            return UNTRACED
         return ActionBlock(
             self._parts,
             action_id,
@@ -313,9 +311,9 @@ class Tracer:
         bind: Callable[..., Mapping[str, Any] | None],
         args: tuple[Any, ...],
         kwargs: dict[str, Any],
-    ) -> ActionBlock | _Untraced:
+    ) -> ActionBlock | UntracedBlock:
         if not self._parts.selects(action_id):
-            return _UNTRACED
+            return UNTRACED
         parameters = bind(*args, **kwargs)
         try:
             actor_id = _call_actor(actor, parameters, args, kwargs)
@@ -347,7 +345,7 @@ class Tracer:
         its ``actor`` argument's id (``.id`` or ``["id"]``), else ``"unknown"``. The call's
         arguments are the trace's parameters (sanitised).
         """
-        return _decorator(lambda: self, action_id, actor_id)
+        return decorator(lambda: self, action_id, actor_id)
 
 
 def _call_actor(
@@ -395,9 +393,10 @@ def _binder(func: Callable[..., Any]) -> Callable[..., Mapping[str, Any] | None]
     return bind
 
 
-def _decorator(get_tracer: Callable[[], Tracer | None], action_id: Any, actor: Any) -> Any:
+def decorator(get_tracer: Callable[[], Tracer | None], action_id: Any, actor: Any) -> Any:
+    """Build ``traced``'s decorator; the tracer is looked up at each call (None: plain call)."""
     if callable(action_id):  # used bare: @traced
-        return _decorator(get_tracer, None, actor)(action_id)
+        return decorator(get_tracer, None, actor)(action_id)
     if action_id is not None:
         _check_text(action_id, "action_id")
     if actor is not None and not isinstance(actor, str) and not callable(actor):
@@ -431,76 +430,3 @@ def _decorator(get_tracer: Callable[[], Tracer | None], action_id: Any, actor: A
         return traced_sync
 
     return decorate
-
-
-# -- the process's default tracer ------------------------------------------------------------------
-
-_default: Tracer | None = None
-_owned_output: Any = None  # an output configure() built from the configuration, closed on replace
-_configure_lock = threading.Lock()
-
-
-def _default_tracer() -> Tracer | None:
-    return _default
-
-
-def configure(**tracer_arguments: Any) -> Tracer:
-    """Set (or replace) the process's default tracer and return it.
-
-    With arguments, builds ``Tracer(**tracer_arguments)``. Without, builds it from the
-    configuration file and environment variables ``load_config()`` reads: their filter, and when
-    tracing is enabled their output service (closed when a later call replaces this tracer).
-    """
-    global _default, _owned_output
-    owned = None
-    if tracer_arguments:
-        tracer = Tracer(**tracer_arguments)
-    else:
-        config = load_config()
-        owned = config.create_output_service() if config.enabled else None
-        tracer = Tracer(trace_filter=config.create_filter(), output=owned)
-    with _configure_lock:
-        previous, _owned_output = _owned_output, owned
-        _default = tracer
-    if previous is not None:
-        try:
-            previous.close()
-        except Exception as error:
-            tracer._log("warning", "configure: closing the previous output failed", exc=error)
-    return tracer
-
-
-def trace_action(
-    action_id: str,
-    *,
-    actor_id: str,
-    command: str | None = None,
-    parameters: Mapping[str, Any] | None = None,
-    payload: Mapping[str, Any] | None = None,
-    metadata: Mapping[str, Any] | None = None,
-    parent: ActionExecutionTrace | TraceContext | None = None,
-) -> ActionBlock | _Untraced:
-    """``Tracer.action`` on the default tracer; a do-nothing block until ``configure()``."""
-    tracer = _default
-    if tracer is None:
-        return _UNTRACED
-    return tracer.action(
-        action_id,
-        actor_id=actor_id,
-        command=command,
-        parameters=parameters,
-        payload=payload,
-        metadata=metadata,
-        parent=parent,
-    )
-
-
-@overload
-def traced(action_id: Callable[P, R], /) -> Callable[P, R]: ...
-@overload
-def traced(
-    action_id: str | None = None, *, actor_id: str | Callable[..., str] | None = None
-) -> Callable[[Callable[P, R]], Callable[P, R]]: ...
-def traced(action_id: Any = None, *, actor_id: Any = None) -> Any:
-    """``Tracer.traced`` on the default tracer, looked up at each call (none: a plain call)."""
-    return _decorator(_default_tracer, action_id, actor_id)
