@@ -565,3 +565,27 @@ def test_an_empty_target_is_no_target() -> None:
     with tracer.action("core:look", actor_id="p", parameters={"targetId": ""}):
         pass
     assert "targetId" not in out.traces[0].to_dict()["eventPayload"]
+
+
+def test_a_span_that_fails_to_end_is_a_logged_fault() -> None:
+    class Stuck:
+        def __enter__(self) -> Stuck:
+            return self
+
+        def __exit__(self, *exc: object) -> None:
+            raise RuntimeError("span end broke")
+
+    class StuckSpans(StructuredTrace):
+        def span(self, operation: str, **attributes: Any) -> Any:
+            return Stuck()
+
+    class Factory:
+        def create_trace(self, action_id: str, actor_id: str) -> Any:
+            return StuckSpans()
+
+    log, out = Log(), Keep()
+    tracer = Tracer(structured_trace_factory=Factory(), output=out, logger=log)
+    with tracer.action("a", actor_id="p"):
+        pass
+    assert out.traces[0].status == "success"
+    assert any("structured trace span end" in m for _, m in log.lines)

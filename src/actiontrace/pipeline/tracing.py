@@ -142,16 +142,13 @@ class ActiveAction(Dispatching):
         self.action_id = action_id
         self._spans: list[Any] = []
         self._token: Token[Dispatching | None] | None = None
-        self.error = None
-        self.depth = 0
-        self.open = False  # until activated
+        Dispatching.__init__(self, None)
         if parent is CURRENT:
             dispatching = DISPATCHING.get()
             parent = None if dispatching is None else dispatching.trace
         self.trace = self._new_trace(actor_id, turn_action, parent, metadata)
-        self.structured = (
-            None if parts.create_structured is None else self._new_structured(actor_id)
-        )
+        create = parts.create_structured
+        self.structured: Any = None if create is None else self._new_structured(create, actor_id)
 
     def _new_trace(
         self,
@@ -182,10 +179,7 @@ class ActiveAction(Dispatching):
             return None
         return trace
 
-    def _new_structured(self, actor_id: str) -> Any:
-        create = self.parts.create_structured
-        if create is None:
-            return None
+    def _new_structured(self, create: Callable[..., Any], actor_id: str) -> Any:
         action_id = self.action_id
         try:
             structured = create(action_id, actor_id)
@@ -204,12 +198,9 @@ class ActiveAction(Dispatching):
     # -- spans of the structured trace ---------------------------------------------------------
 
     def open_span(self, operation: str) -> None:
-        """Open ``operation`` under the innermost open span (nothing without a structured trace)."""
-        structured = self.structured
-        if structured is None:
-            return
+        """Open ``operation`` under the innermost open span; only with a structured trace."""
         try:
-            opened = structured.span(operation)
+            opened = self.structured.span(operation)
             opened.__enter__()
         except Exception as error:
             self.parts.outputs.fault(f"structured trace span '{operation}'", self.action_id, error)
