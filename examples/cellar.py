@@ -207,7 +207,8 @@ def main(argv: list[str] | None = None) -> None:
         output = ActionTraceOutputService(args.trace)
         handle = traced_commands(handle, Tracer(output=output))
     adventurelib._handle_command = keep_playing(handle)
-    adventurelib.prompt = lambda: ""  # a plain prompt keeps piped sessions readable
+    if not sys.stdin.isatty():
+        adventurelib.prompt = lambda: ""  # no prompts in a piped session's transcript
     describe()
     try:
         adventurelib.start(help=True)
