@@ -1,4 +1,4 @@
-"""The OpenTelemetry sink survives fork: a child's spans reach the receiver, the parent's all do too.
+"""The OpenTelemetry sink survives fork: the child's spans arrive, and all of the parent's too.
 
 A real OTLP/HTTP exporter sends to a receiver on 127.0.0.1 (``OTLPReceiver``). At the fork the
 parent's worker is held inside a trace's ``to_dict()``, so traces sit in its queue: the child must
