@@ -305,6 +305,7 @@ class Worker:
                     self._wake.notify()
                 return True
             self._dropped += 1
+            self._reported_drops += 1  # said once below, not in a "queue full" report
             warn = not self._warned_closed
             self._warned_closed = True
         if warn:
@@ -450,7 +451,8 @@ class Worker:
             seq += 1
         batch = Batch(self, items, seqs)
         try:
-            self._sink.write(batch)
+            if items:  # not when every slot was evicted or abandoned
+                self._sink.write(batch)
         except Exception as error:  # a bug must never kill the thread or hang flush()
             self._log.limited(
                 "bug", "actiontrace: %s: output writer error: %r", self._label, error, level="error"
