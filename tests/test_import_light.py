@@ -92,3 +92,25 @@ def test_the_library_logger_has_a_null_handler_before_anything_logs() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
     )
     assert done.stdout.strip() == "True"
+
+
+def test_the_command_line_parser_loads_no_command_s_machinery() -> None:
+    loaded = loaded_by("from actiontrace.cli import build_parser\nbuild_parser()")
+    for heavy in (
+        "actiontrace.demo",
+        "actiontrace.analysis.report",
+        "actiontrace.analysis.serve",
+        "actiontrace.analysis.html",
+        "actiontrace.analysis.tree",
+        "actiontrace.pipeline",
+        "actiontrace.output.service",
+        "asyncio",
+    ):
+        assert heavy not in loaded, heavy
+
+
+def test_the_analysis_package_loads_its_names_when_used() -> None:
+    loaded = loaded_by("import actiontrace.analysis")
+    assert "actiontrace.analysis.report" not in loaded
+    loaded = loaded_by("from actiontrace.analysis import render_record")
+    assert "actiontrace.analysis.show" in loaded and "actiontrace.analysis.report" not in loaded
