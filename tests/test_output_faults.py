@@ -25,7 +25,7 @@ from actiontrace import ActionExecutionTrace, ActionTraceOutputService, read_tra
 from actiontrace.output import sinks
 from actiontrace.output.reader import ReadStats, scan_traces
 
-BOUND = 10.0  # seconds flush()/close() may take at most while a fault persists (SPEC §6)
+BOUND = 10.0  # seconds flush()/close() may take at most while a fault persists
 
 
 def make_trace(n: int) -> ActionExecutionTrace:
@@ -159,7 +159,7 @@ def test_a_directory_replaced_by_a_file_is_logged_counted_and_close_returns_in_b
             assert svc.write_trace(make_trace(n)) is True  # the caller sees nothing
         started = time.monotonic()
         if timeout is None:
-            svc.close()  # the default bound of SPEC §6
+            svc.close()  # the default bound
         else:
             svc.close(timeout)
         took = time.monotonic() - started

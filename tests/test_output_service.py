@@ -1,4 +1,4 @@
-"""The output service: enqueue on the caller's thread, write on one writer thread (SPEC §6)."""
+"""The output service: enqueue on the caller's thread, write on one writer thread."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The ``tail`` and ``serve`` subcommands (SPEC §10), registered into the ``actiontrace`` CLI.
+"""The ``tail`` and ``serve`` subcommands, registered into the ``actiontrace`` CLI.
 
 ``register(subparsers)`` follows the CLI's extension contract (see ``actiontrace.cli``). Both
 commands end cleanly on Ctrl-C with exit code 0; a closed output pipe is left to the CLI (quiet).
