@@ -118,9 +118,9 @@ def paced(traces: list[ActionExecutionTrace], rate: float, seconds: float) -> tu
 
 
 class CountingSink:
-    """Passes the worker's batches on to the service, counting the writer's turns."""
+    """Passes the worker's batches on to the service's writer, counting the writer's turns."""
 
-    def __init__(self, inner: ActionTraceOutputService) -> None:
+    def __init__(self, inner: Any) -> None:
         self.inner = inner
         self.turns = 0
 
@@ -143,7 +143,7 @@ def trickle(traces: list[ActionExecutionTrace], linger: float | None) -> tuple[f
         worker = service._worker
         if linger is not None:
             worker._linger = linger
-        counting = CountingSink(service)
+        counting = CountingSink(worker._sink)
         worker._sink = counting
         began = time.process_time()
         for trace in traces:

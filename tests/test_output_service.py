@@ -530,7 +530,7 @@ def test_a_logger_that_raises_never_stops_the_service(tmp_path: Path) -> None:
 def test_a_writer_bug_counts_the_batch_failed_and_the_writer_survives(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    real_write = service_module.ActionTraceOutputService.write
+    real_write = service_module._FileWriter.write
     raised: list[int] = []
 
     def buggy(self: Any, batch: Any) -> None:
@@ -539,7 +539,7 @@ def test_a_writer_bug_counts_the_batch_failed_and_the_writer_survives(
             raise RuntimeError("a bug")
         real_write(self, batch)
 
-    monkeypatch.setattr(service_module.ActionTraceOutputService, "write", buggy)
+    monkeypatch.setattr(service_module._FileWriter, "write", buggy)
     with caplog.at_level(logging.ERROR, "actiontrace"):
         with ActionTraceOutputService(tmp_path, max_queue_size=2) as svc:
             gate = hold(svc)

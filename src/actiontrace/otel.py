@@ -55,7 +55,7 @@ import math
 import re
 import threading
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, Final, TypeGuard
 
 try:
@@ -348,6 +348,32 @@ def _incomplete(trace: Any) -> bool:
         return False
 
 
+class _SpanWriter:
+    """What the worker hands batches to: each trace converted into spans by ``convert``."""
+
+    __slots__ = ("_convert",)
+
+    def __init__(self, convert: Callable[[Any], None]) -> None:
+        self._convert = convert
+
+    def write(self, batch: Batch) -> None:
+        """Convert every trace of ``batch`` (``convert`` never raises), then settle them."""
+        convert = self._convert
+        slice_end = _monotonic() + _WORK_SLICE
+        for trace in batch.items:
+            convert(trace)
+            if _monotonic() >= slice_end:
+                # Hand the GIL over now and then: a thread waiting for it (the game) would
+                # otherwise wait out the interpreter's switch interval (5 ms) behind this
+                # loop. Not after every trace: each handover costs a context switch.
+                _yield_gil(0)
+                slice_end = _monotonic() + _WORK_SLICE
+        batch.settle(len(batch.items), written=len(batch.items))
+
+    def stop(self) -> None:
+        """Release nothing: the provider is flushed and shut down by the sink's ``close()``."""
+
+
 class OTelTraceSink:
     """Turns each finished trace into OpenTelemetry spans on a worker thread; an output service.
 
@@ -455,7 +481,7 @@ class OTelTraceSink:
         self._event_limit = _UNLIMITED_PAYLOAD_ATTRIBUTES if events is None else events
         self._closing = False
         self._worker = Worker(
-            self,
+            _SpanWriter(self._convert),
             name="actiontrace-otel-sink",
             label="OTelTraceSink",
             log=self._say,
@@ -579,22 +605,6 @@ class OTelTraceSink:
             counts.dropped += max(0, counts.spans - counts.exported - counts.failed)
 
     # -- the worker thread -------------------------------------------------------------------------
-
-    def write(self, batch: Batch) -> None:
-        """Convert ``batch`` into spans and end them (the worker calls this); never raises."""
-        slice_end = _monotonic() + _WORK_SLICE
-        for trace in batch.items:
-            self._convert(trace)
-            if _monotonic() >= slice_end:
-                # Hand the GIL over now and then: a thread waiting for it (the game) would
-                # otherwise wait out the interpreter's switch interval (5 ms) behind this
-                # loop. Not after every trace: each handover costs a context switch.
-                _yield_gil(0)
-                slice_end = _monotonic() + _WORK_SLICE
-        batch.settle(len(batch.items), written=len(batch.items))
-
-    def stop(self) -> None:
-        """Nothing to release: the provider is flushed and shut down by ``close()``."""
 
     def _convert(self, trace: Any) -> None:
         """Turn one queued trace into spans; count the outcome. Never raises."""

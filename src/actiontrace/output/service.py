@@ -13,6 +13,7 @@ from __future__ import annotations
 import bisect
 import contextlib
 import os
+from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Final
@@ -61,7 +62,7 @@ class ActionTraceOutputService:
     See ``docs/reference.md``.
     """
 
-    __slots__ = ("__weakref__", "_directory", "_format", "_log", "_make_sink", "_sink", "_worker")
+    __slots__ = ("__weakref__", "_directory", "_format", "_worker")
 
     def __init__(
         self,
@@ -89,7 +90,6 @@ class ActionTraceOutputService:
         if compress_rotated and format != "jsonl":
             raise InvalidArgumentError('compress_rotated applies only to format="jsonl"')
         log = SafeLog(ensure_logger(logger, "logger"))
-        self._log = log
         self._directory = directory
         self._format = format
 
@@ -107,21 +107,20 @@ class ActionTraceOutputService:
                 directory, max_files=max_files, logger=log, max_total_bytes=max_total_bytes
             )
 
-        self._make_sink = make_sink
-        self._sink = make_sink()
+        writer = _FileWriter(directory, make_sink, log)
         try:
             os.makedirs(directory, exist_ok=True)
         except OSError as error:
             # Not fatal: the writer keeps retrying (and logging) until the directory can be made.
             log.warning(f"actiontrace: cannot create trace directory {directory}: {error}")
         self._worker = Worker(
-            self,
+            writer,
             name="actiontrace-output-writer",
             label="output",
             log=log,
             max_queue=max_queue,
             at_exit=self._close_at_exit,
-            after_fork=self._after_fork,
+            after_fork=writer.after_fork,
         )
 
     # -- the caller's side -------------------------------------------------------------------------
@@ -204,14 +203,26 @@ class ActionTraceOutputService:
     def _close_at_exit(self) -> None:
         self._worker.close(DEFAULT_TIMEOUT)
 
-    def _after_fork(self) -> None:
-        # The parent's open file and file list are the parent's: the child starts files of its
-        # own (closing the inherited descriptor leaves the parent's file as it is).
+
+class _FileWriter:
+    """What the worker hands batches to: serialise each trace, write through the sink, retry."""
+
+    __slots__ = ("_directory", "_log", "_make_sink", "_sink")
+
+    def __init__(self, directory: Path, make_sink: Callable[[], Sink[Any]], log: SafeLog) -> None:
+        self._directory = directory
+        self._make_sink = make_sink
+        self._sink = make_sink()
+        self._log = log
+
+    def after_fork(self) -> None:
+        """Start files of the child's own: the parent's open file and file list are the parent's.
+
+        Closing the inherited descriptor leaves the parent's file as it is.
+        """
         with contextlib.suppress(OSError):
             self._sink.close()
         self._sink = self._make_sink()
-
-    # -- on the worker's thread --------------------------------------------------------------------
 
     def stop(self) -> None:
         """Close the open file: the worker's thread is ending."""
