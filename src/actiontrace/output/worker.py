@@ -41,7 +41,7 @@ import threading
 import time
 import weakref
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Final, Protocol
 
 from .. import logs
@@ -112,7 +112,7 @@ class Batch:
 
     __slots__ = ("_counted", "_seqs", "_worker", "items")
 
-    def __init__(self, worker: Worker, items: list[object], seqs: list[int]) -> None:
+    def __init__(self, worker: Worker, items: list[object], seqs: Sequence[int]) -> None:
         self.items = items
         self._seqs = seqs
         self._worker = worker
@@ -440,15 +440,12 @@ class Worker:
         self._report_drops()
         if not taken:
             return not stopping
-        items: list[object] = []
-        seqs: list[int] = []
-        seq = first
-        for entry in taken:
-            item = entry.trace if type(entry) is _Slot else entry
-            if item is not None:  # an evicted slot is skipped
-                items.append(item)
-                seqs.append(seq)
-            seq += 1
+        items = [entry.trace if type(entry) is _Slot else entry for entry in taken]
+        seqs: Sequence[int] = range(first, first + len(items))
+        if None in items:  # evicted (or abandoned) slots: skip them, keep the others' numbers
+            kept = [(item, seq) for item, seq in zip(items, seqs, strict=True) if item is not None]
+            items = [item for item, _ in kept]
+            seqs = [seq for _, seq in kept]
         batch = Batch(self, items, seqs)
         try:
             if items:  # not when every slot was evicted or abandoned
