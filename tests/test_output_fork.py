@@ -132,3 +132,25 @@ def test_a_service_closed_before_the_fork_stays_closed_in_the_child(tmp_path: Pa
     _, status = os.waitpid(pid, 0)
     assert os.waitstatus_to_exitcode(status) == 0
     assert ids_in(list(tmp_path.iterdir())) == ["parent:0"]
+
+
+def mp_child_without_flush(svc: ActionTraceOutputService, count: int) -> None:
+    for n in range(count):
+        svc.write_trace(make_trace(f"child:{n}"))
+    # No flush, no close: the child's normal end writes what is queued.
+
+
+def test_a_multiprocessing_child_that_never_flushes_still_writes_its_traces_at_its_end(
+    tmp_path: Path,
+) -> None:
+    svc = ActionTraceOutputService(tmp_path)
+    process = multiprocessing.get_context("fork").Process(
+        target=mp_child_without_flush, args=(svc, 500)
+    )
+    process.start()
+    process.join(30)
+    assert process.exitcode == 0 and process.pid is not None
+    svc.write_trace(make_trace("parent:0"))
+    svc.close()
+    assert ids_in(files_of(tmp_path, process.pid)) == [f"child:{n}" for n in range(500)]
+    assert ids_in(files_of(tmp_path, os.getpid())) == ["parent:0"]

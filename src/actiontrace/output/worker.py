@@ -28,7 +28,8 @@ every worker still open, through a weak registry, so a closed output is not kept
 ``os.fork`` (and ``multiprocessing``'s fork start method) the child has no worker thread: every
 open worker is re-created in the child, empty, with fresh locks and counters, and its owner is told
 (``after_fork``), so the child writes its own traces to files of its own while the parent carries on
-undisturbed.
+undisturbed. A ``multiprocessing`` child skips ``atexit`` hooks, so there the same hook runs as one
+of multiprocessing's exit finalizers.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ import atexit
 import bisect
 import math
 import os
+import sys
 import threading
 import time
 import weakref
@@ -523,9 +525,28 @@ def _close_all() -> None:
             worker._log("error", "actiontrace: %s: close at exit failed", worker._label, exc=error)
 
 
+class _ExitToken:
+    """What multiprocessing's after-fork registry keys our hook on (it must be weakly referable)."""
+
+
+_EXIT_TOKEN = _ExitToken()
+
+
+def _close_all_at_multiprocessing_exit(_token: object) -> None:
+    util = sys.modules.get("multiprocessing.util")
+    if util is not None:
+        util.Finalize(None, _close_all, exitpriority=100)
+
+
 def _renew_all_after_fork() -> None:
     for worker in list(_REGISTRY):
         worker._renew_after_fork()
+    # A multiprocessing child ends with os._exit: atexit hooks never run there. Its own exit
+    # function runs the finalizers registered after its start-up cleared the parent's, so the
+    # one exit hook is registered with multiprocessing too (nothing is imported for it).
+    util = sys.modules.get("multiprocessing.util")
+    if util is not None and _REGISTRY:
+        util.register_after_fork(_EXIT_TOKEN, _close_all_at_multiprocessing_exit)
 
 
 if hasattr(os, "register_at_fork"):  # pragma: no branch - every POSIX system has it
