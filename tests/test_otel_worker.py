@@ -303,3 +303,26 @@ def test_a_sink_never_closed_exports_its_queue_at_interpreter_exit() -> None:
     assert done.returncode == 0, done.stderr
     exported = sorted(line for line in done.stdout.splitlines() if line.startswith("exported"))
     assert exported == [f"exported core:act{index}" for index in range(5)]
+
+
+def test_a_failed_trace_at_a_full_queue_evicts_a_queued_success() -> None:
+    sink, gate, provider = held_sink(max_queue_size=2)
+    try:
+        sink.write_trace(finished_trace(0))
+        assert gate.entered.wait(10)
+        sink.write_trace(finished_trace(1))
+        sink.write_trace(finished_trace(2))
+        failed = ActionExecutionTraceFactory().create_trace(
+            action_id="core:broken", actor_id="hero", turn_action={"actionDefinitionId": "x"}
+        )
+        failed.capture_dispatch_start()
+        failed.capture_error(ValueError("boom"))
+        sink.write_trace(failed)  # the queue is full: core:act1 makes room for it
+        gate.release.set()
+        assert sink.flush() is True
+        assert gate.names == ["core:act0", "core:act2", "core:broken"]
+        assert sink.stats["dropped"] == 1 and sink.stats["spans"] == 3
+    finally:
+        gate.release.set()
+        sink.close()
+        provider.shutdown()
