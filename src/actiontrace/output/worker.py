@@ -66,7 +66,7 @@ DEFAULT_LINGER: Final = 0.02
 """Seconds the thread waits for more traces after the first of a batch arrives."""
 
 DEFAULT_BATCH_SIZE: Final = 512
-"""Queued traces that end a linger at once."""
+"""Queued traces that end a linger at once (half the queue when that is fewer)."""
 
 _GIVE_UP_SHARE = 0.5  # of a flush/close timeout a sink may spend retrying before giving up
 _FAILURE_STATUSES = frozenset(("failed", "error"))
@@ -223,7 +223,8 @@ class Worker:
         self._at_exit = at_exit
         self._after_fork = after_fork
         self._linger = linger
-        self._batch_size = max(1, min(batch_size, max_queue))
+        # Wake the thread by half a queue at the latest: a linger must never let the queue fill.
+        self._batch_size = max(1, min(batch_size, max_queue // 2))
         self._closed = False
         self._reset()
         _register(self)
