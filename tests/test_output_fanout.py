@@ -48,6 +48,12 @@ def fan_out(outputs: list[Any], count: int) -> None:
             output.write_trace(trace)
 
 
+@pytest.fixture(autouse=True)
+def quick_export_timeout(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The exporter retries a refused connection until its own timeout: keep that short here.
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_TRACES_TIMEOUT", "1")
+
+
 def test_disk_gets_every_trace_while_the_otlp_export_fails(tmp_path: Path) -> None:
     svc = ActionTraceOutputService(tmp_path)
     sink = OTelTraceSink(endpoint=f"http://127.0.0.1:{closed_port()}/v1/traces")
