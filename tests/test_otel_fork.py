@@ -96,3 +96,51 @@ def test_a_forked_child_exports_its_spans_and_the_parent_loses_none(how: str) ->
     expected = ["gate", *(f"parent:{n}" for n in range(20)), *(f"child:{n}" for n in range(15))]
     assert names == Counter(expected)  # each exactly once: nothing lost, nothing sent twice
     assert sink.stats == {"spans": 21, "exported": 21, "failed": 0, "dropped": 0, "skipped": 0}
+
+
+def test_a_forked_child_never_writes_into_the_parents_open_otlp_connection() -> None:
+    """The exporter keeps its HTTP connection open; a child must open its own.
+
+    Two processes writing requests into one connection corrupt each other's (seen as protobuf
+    decode errors at the receiver before the exporter was renewed in the child).
+    """
+    with OTLPReceiver(keep_alive=True) as receiver:
+        sink = OTelTraceSink(endpoint=receiver.endpoint)
+        for n in range(5):
+            sink.write_trace(make_trace(f"parent:{n}"))
+        assert sink.flush() is True  # the parent now holds an open connection, idle in its pool
+        pid = os.fork()
+        if pid == 0:  # pragma: no cover - measured in the child
+            code = 1
+            try:
+                for n in range(5):
+                    sink.write_trace(make_trace(f"child:{n}"))
+                code = 0 if sink.flush(10) and sink.stats["exported"] == 5 else 2
+            finally:
+                os._exit(code)
+        _, status = os.waitpid(pid, 0)
+        assert os.waitstatus_to_exitcode(status) == 0
+        for n in range(5, 10):
+            sink.write_trace(make_trace(f"parent:{n}"))
+        assert sink.flush() is True
+        sink.close()
+        by_port: dict[int, set[str]] = {}
+        for port, request in zip(receiver.ports, receiver.requests, strict=True):
+            names = {
+                span.name
+                for resource_spans in request.resource_spans
+                for scope_spans in resource_spans.scope_spans
+                for span in scope_spans.spans
+            }
+            by_port.setdefault(port, set()).update(names)
+        names = Counter(span.name for _, span in receiver.spans())
+    assert names == Counter(
+        [*(f"parent:{n}" for n in range(10)), *(f"child:{n}" for n in range(5))]
+    )
+    child_ports = {
+        port for port, seen in by_port.items() if any(n.startswith("child") for n in seen)
+    }
+    parent_ports = {
+        port for port, seen in by_port.items() if any(n.startswith("parent") for n in seen)
+    }
+    assert child_ports and parent_ports and not child_ports & parent_ports

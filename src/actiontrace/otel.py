@@ -263,11 +263,29 @@ class _CountingExporter(SpanExporter):
     and the batch processor discards that result: this wrapper is where the sink learns of it.
     """
 
-    def __init__(self, inner: SpanExporter, counts: _Counts, logger: SafeLog) -> None:
+    def __init__(
+        self,
+        inner: SpanExporter,
+        counts: _Counts,
+        logger: SafeLog,
+        renew: Callable[[], SpanExporter] | None = None,
+    ) -> None:
         self._inner = inner
         self._counts = counts
         self._logger = logger
+        self._renew = renew
         self.deadline: float | None = None
+
+    def after_fork(self) -> None:
+        """In a forked child: an exporter of its own, when this one was built here.
+
+        The OTLP exporter keeps HTTP connections open between exports; a child using the ones it
+        inherited would write into the parent's connections and corrupt both streams. Dropping
+        them in the child closes only the child's copies.
+        """
+        self.deadline = None
+        if self._renew is not None:
+            self._inner = self._renew()
 
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
         count = len(spans)
@@ -450,6 +468,9 @@ class OTelTraceSink:
                 exporter if exporter is not None else _otlp_exporter(endpoint),
                 self._counts,
                 self._say,
+                # An exporter built here is built afresh in a forked child; a given one is the
+                # caller's to make fork-safe.
+                None if exporter is not None else lambda: _otlp_exporter(endpoint),
             )
             # No exit hook of its own: the sink's (run first) flushes its queue into the provider,
             # then shuts it down.
@@ -487,7 +508,7 @@ class OTelTraceSink:
             log=self._say,
             max_queue=max_queue_size,
             at_exit=self._close_at_exit,
-            after_fork=self._counts.reset,
+            after_fork=self._after_fork,
         )
 
     @property
@@ -563,6 +584,11 @@ class OTelTraceSink:
 
     def _close_at_exit(self) -> None:
         self._shutdown(DEFAULT_TIMEOUT)
+
+    def _after_fork(self) -> None:
+        self._counts.reset()  # the parent's counts are the parent's
+        if self._counting is not None:
+            self._counting.after_fork()
 
     def _flush_provider(self, deadline: float) -> bool:
         counting = self._counting
