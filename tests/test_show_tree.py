@@ -20,7 +20,6 @@ from actiontrace import (
     EventBus,
     EventDispatchService,
     InvalidArgumentError,
-    cli,
     read_traces,
 )
 from actiontrace.analysis.tree import (
@@ -586,7 +585,7 @@ def test_cli_show_tree_read_fault_exits_2(
     def denied(*args: Any, **kwargs: Any) -> Any:
         raise PermissionError(13, "Permission denied")
 
-    monkeypatch.setattr(cli, "scan_traces", denied)
+    monkeypatch.setattr("actiontrace.output.reader.scan_traces", denied)  # the CLI imports it late
     assert main(["show", str(tmp_path), "--tree"]) == 2
     assert capsys.readouterr().err == (
         f"actiontrace: error: cannot read {tmp_path}: Permission denied\n"

@@ -1,4 +1,4 @@
-"""The ``actiontrace`` command line (SPEC §7): ``demo``, ``report`` and ``show``.
+"""The ``actiontrace`` command line: ``demo``, ``report`` and ``show``, plus registered extensions.
 
 ``main(argv=None) -> int`` parses the arguments and runs the chosen command; argument errors exit
 with code 2 (argparse), and so do ``report``/``show`` when PATH does not exist or holds no traces
@@ -26,11 +26,9 @@ from pathlib import Path
 from typing import Any
 
 from . import __version__
-from .analysis.report import render_report, report_path
-from .analysis.show import render_record
-from .analysis.tree import TraceForest
-from .demo import DEFAULT_ACTORS, DEFAULT_OUT, DEFAULT_TURNS, run_demo
-from .output.reader import ReadStats, scan_traces
+
+# Each command imports what it needs when it runs (``actiontrace --help`` stays fast); the demo's
+# defaults are resolved then too, and the help texts name them.
 
 __all__ = ["build_parser", "fail", "main"]
 
@@ -67,6 +65,12 @@ def _no_traces(path: str, skipped: int) -> int:
 
 
 def _run_demo(args: argparse.Namespace) -> int:
+    from .analysis.report import render_report  # noqa: PLC0415 - see the imports above
+    from .demo import DEFAULT_ACTORS, DEFAULT_OUT, DEFAULT_TURNS, run_demo  # noqa: PLC0415
+
+    args.out = DEFAULT_OUT if args.out is None else args.out
+    args.actors = DEFAULT_ACTORS if args.actors is None else args.actors
+    args.turns = DEFAULT_TURNS if args.turns is None else args.turns
     progress = sys.stderr if sys.stderr.isatty() else None
     result = run_demo(
         args.out, actors=args.actors, turns=args.turns, seed=args.seed, progress=progress
@@ -89,6 +93,8 @@ def _run_demo(args: argparse.Namespace) -> int:
 
 
 def _run_report(args: argparse.Namespace) -> int:
+    from .analysis.report import render_report, report_path  # noqa: PLC0415 - see the imports
+
     path: str = args.path
     if not Path(path).exists():
         return fail(f"no such file or directory: {path}")
@@ -119,6 +125,9 @@ def _run_report(args: argparse.Namespace) -> int:
 
 
 def _run_show(args: argparse.Namespace) -> int:
+    from .analysis.show import render_record  # noqa: PLC0415 - see the imports above
+    from .output.reader import ReadStats, scan_traces  # noqa: PLC0415
+
     path: str = args.path
     if not Path(path).exists():
         return fail(f"no such file or directory: {path}")
@@ -143,6 +152,9 @@ def _run_show(args: argparse.Namespace) -> int:
 
 
 def _show_tree(path: str) -> int:
+    from .analysis.tree import TraceForest  # noqa: PLC0415 - see the imports above
+    from .output.reader import ReadStats, scan_traces  # noqa: PLC0415
+
     stats = ReadStats()
     forest = TraceForest()
     try:
@@ -172,13 +184,9 @@ def build_parser() -> argparse.ArgumentParser:
         description="Play a simulated text-adventure session through the real pipeline with "
         "tracing on, write the traces as JSON Lines, then print the report read back from them.",
     )
-    demo.add_argument("--out", default=DEFAULT_OUT, metavar="DIR", help="trace folder (./traces)")
-    demo.add_argument(
-        "--actors", type=_positive, default=DEFAULT_ACTORS, metavar="N", help="actors (4)"
-    )
-    demo.add_argument(
-        "--turns", type=_positive, default=DEFAULT_TURNS, metavar="N", help="turns (25)"
-    )
+    demo.add_argument("--out", default=None, metavar="DIR", help="trace folder (./traces)")
+    demo.add_argument("--actors", type=_positive, default=None, metavar="N", help="actors (4)")
+    demo.add_argument("--turns", type=_positive, default=None, metavar="N", help="turns (25)")
     demo.add_argument("--seed", type=int, default=None, metavar="S", help="replay a session")
     demo.set_defaults(func=_run_demo)
 

@@ -27,6 +27,13 @@ class LoggerLike(Protocol):
     def error(self, msg: str, /, *args: Any, **kwargs: Any) -> Any: ...  # noqa: D102
 
 
+# A library never prints: nothing reaches a terminal unless the application configures logging.
+# Set here, where the library's logger is handed out, so that ``import actiontrace`` stays light
+# (the package root sets it already when the application imported logging first).
+if not any(isinstance(h, logging.NullHandler) for h in logging.getLogger("actiontrace").handlers):
+    logging.getLogger("actiontrace").addHandler(logging.NullHandler())
+
+
 def ensure_logger(logger: object, argument: str = "logger") -> LoggerLike:
     """Return ``logger`` (``None``: the ``actiontrace`` logger); reject one lacking the API."""
     if logger is None:

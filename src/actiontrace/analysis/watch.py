@@ -1,4 +1,4 @@
-"""The ``tail`` and ``serve`` subcommands (SPEC §10), registered into the ``actiontrace`` CLI.
+"""The ``tail`` and ``serve`` subcommands, registered into the ``actiontrace`` CLI.
 
 ``register(subparsers)`` follows the CLI's extension contract (see ``actiontrace.cli``). Both
 commands end cleanly on Ctrl-C with exit code 0; a closed output pipe is left to the CLI (quiet).
@@ -17,11 +17,11 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from ..pipeline.filter import action_matches
 from ..types import ExecutionStatus
-from .follow import follow_records
-from .serve import LiveServer
 from .show import printable
+
+# The follower, the live server and the pattern matcher load when their command runs, so that
+# registering these commands keeps `actiontrace --help` fast.
 
 __all__ = ["format_line", "register"]
 
@@ -157,6 +157,8 @@ def _selector(args: argparse.Namespace) -> Callable[[Mapping[str, Any]], bool]:
     statuses: frozenset[str] | None = args.status
     matches: Callable[[str, str], bool] | None = None
     if pattern is not None:
+        from ..pipeline.filter import action_matches  # noqa: PLC0415 - see the imports
+
         matches = action_matches
 
     def wanted(trace: Mapping[str, Any]) -> bool:
@@ -179,6 +181,8 @@ def run_tail(args: argparse.Namespace) -> int:
     reconfigure = getattr(sys.stdout, "reconfigure", None)
     if reconfigure is not None:
         reconfigure(errors="backslashreplace")  # an id the terminal cannot encode still prints
+    from .follow import follow_records  # noqa: PLC0415 - see the imports
+
     records = follow_records(path, poll_interval=args.interval)
     try:
         while True:
@@ -209,6 +213,8 @@ def run_serve(args: argparse.Namespace) -> int:
     path: str = args.path
     if not os.path.exists(path):
         return _error(f"no such file or directory: {path}")
+    from .serve import LiveServer  # noqa: PLC0415 - see the imports
+
     server = LiveServer(path, host=args.host, port=args.port)
     try:
         server.start()
