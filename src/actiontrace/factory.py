@@ -113,7 +113,11 @@ class ActionExecutionTraceFactory:
                 extra = provider()
             except Exception as error:
                 self._logger.warning(
-                    self._rules.redact(f"Metadata provider {provider!r} failed: {error!r}; skipped")
+                    # str(), not repr(): escapes would hide a token's shape from the value rules
+                    self._rules.redact(
+                        f"Metadata provider {provider!r} failed "
+                        f"({type(error).__name__}: {error}); skipped"
+                    )
                 )
                 continue
             if not isinstance(extra, Mapping):

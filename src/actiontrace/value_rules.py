@@ -105,6 +105,7 @@ _IS_RE = re.compile(
     r"(?P<value>\"[^\"]*\"|'[^']*'|\S+)"
 )
 _FLAGS = frozenset({"true", "false", "null", "none", "nil", ""})
+_FLAG_WORD_RE = re.compile(r"(?i:true|false|null|none|nil)(?![\w-])")
 _CARD_RUN_RE = re.compile(r"\d(?:[ -]?\d){12,}")
 _DIGIT_GROUPS_RE = re.compile(r"\d+")
 
@@ -122,6 +123,8 @@ def _redact_value(value: str) -> str:
     opening, body, closing = _quoted_body(value)
     if body.startswith(REDACTED) or body.lower() in _FLAGS:
         return value
+    if not opening and _FLAG_WORD_RE.match(body):
+        return value  # ``true",...`` inside a JSON string: a flag, then the string's own quote
     return f"{opening}{REDACTED}{closing}"
 
 
@@ -288,7 +291,11 @@ def redact_values(text: str, is_sensitive: KeyTest) -> str:
 
         def param(match: re.Match[str]) -> str:
             value = match.group("value")
-            if value.startswith(REDACTED) or not is_sensitive(match.group("name")):
+            if (
+                value.startswith(REDACTED)
+                or value.lower() in _FLAGS
+                or not is_sensitive(match.group("name"))
+            ):
                 return match.group(0)
             return f"{match.group('sep')}{match.group('name')}{match.group('eq')}{REDACTED}"
 
