@@ -86,6 +86,18 @@ def key_words(name: str) -> list[str]:
     return [word.lower() for word in _WORD_RE.findall(name)]
 
 
+def _is_qualifier(raw: str) -> bool:
+    """Whether a word (trailing digits ignored, so ``b64`` and ``hash2`` count) is a qualifier."""
+    if raw in QUALIFIERS:
+        return True
+    end = len(raw)
+    while end and raw[end - 1].isdigit():
+        end -= 1
+        if raw[:end] in QUALIFIERS:
+            return True
+    return False
+
+
 def _plurals(word: str) -> tuple[str, ...]:
     return (word, word + "s", word + "es")
 
@@ -134,8 +146,7 @@ class KeyMatcher:
                     return True
             if "".join(word for word, _ in words).endswith(suffixes):
                 return True
-            word, raw = words[-1]
-            if word not in QUALIFIERS and raw not in QUALIFIERS:
+            if not _is_qualifier(words[-1][1]):
                 return False
             words.pop()
         return False

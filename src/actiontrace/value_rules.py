@@ -89,14 +89,14 @@ _URL_CREDENTIALS_RE = re.compile(
 # is judged by the key rules.
 _PARAM_RE = re.compile(
     r"(?P<sep>^|[?&;]|%3[Ff]|%26)(?P<name>[A-Za-z0-9_.\[\]-]{1,128})(?P<eq>=|%3[Dd])"
-    r"(?P<value>(?:(?!%26)[^&#\s\"'<>])+)"
+    r"(?P<value>(?:(?!%26)[^&#\s\"'<>\\])+)"
 )
 _COOKIE_RE = re.compile(r"(?P<head>(?i:set-)?(?i:cookie)[ \t]*:[ \t]*)(?=[^\s=;,]+=)[^\r\n]+")
 # ``name: value`` / ``name=value`` in free text, the name quoted or not; the value runs to the next
 # whitespace, or to its closing quote. An authorization scheme word goes with the value.
 _KEY_HEAD_RE = re.compile(
     r"(?<![\w.\[\]-])(?P<q>\\?[\"'])?(?P<name>[A-Za-z_][\w.\[\]-]{0,127})(?(q)\\?[\"'])"
-    r"\s*[:=]\s*(?:(?i:bearer|basic|token|digest)\s+)?"
+    r"\s*[:=]\s*(?P<scheme>(?i:bearer|basic|token|digest)\s+)?"
 )
 _VALUE_RE = re.compile(r"\\\"(?:[^\"\\]|\\[^\"])*\\\"|\"[^\"]*\"|'[^']*'|\S+")
 # ``my password is hunter2``: only the password family (``the secret is hidden...`` stays).
@@ -131,8 +131,12 @@ def _redact_value(value: str) -> str:
 def _scheme(match: re.Match[str]) -> str:
     basic = match.group("basic")
     if basic is None:
+        if match.group(0)[len(match.group("scheme")) :].isdigit():
+            return match.group(0)  # "the bearer 76561198000000000": a number, not a credential
         return match.group("scheme") + REDACTED
     token = match.group("b64")
+    if token.isdigit():
+        return match.group(0)  # a number, not base64 of ``user:password``
     # Basic credentials are base64 of ``user:password``: "Basic training" decodes to no such text.
     if any(c.isdigit() or c in "+/=" for c in token):
         return basic + REDACTED
@@ -245,7 +249,9 @@ def _key_values(text: str, is_sensitive: KeyTest) -> str:
     while (head := search(text, at)) is not None:
         at = head.end()
         if not is_sensitive(head.group("name")):
-            continue  # the value is scanned too: ``note: token=abc`` holds a pair of its own
+            # The value is scanned too: ``note: token=abc`` holds a pair of its own.
+            at = head.start("scheme") if head.group("scheme") else at
+            continue
         value = _VALUE_RE.match(text, at)
         if value is None:
             continue
