@@ -183,8 +183,15 @@ def _build_turn_action_json(
     return sanitize_to_json(record, rules, MAX_PAYLOAD_SIZE, found)[1]
 
 
+_known_texts = rules_for()._values
+
+
 def _clean_id(text: str) -> str:
     """Return an id as recorded: a plain str, lone surrogates replaced, secrets redacted."""
+    if type(text) is str:
+        known = _known_texts.get(text)  # the value rules' cache: games reuse their ids
+        if known is not None:
+            return known
     return redact_secrets(clean_text(str.__str__(text)))
 
 
@@ -348,14 +355,13 @@ class ActionExecutionTrace:
             raise TraceStateError("Event payload already captured")
         found: list[str] = []
         _, text, size, truncated = sanitize_to_json(payload, self._rules, MAX_PAYLOAD_SIZE, found)
-        if found or self._secrets:
-            secrets = merge_secrets(self._secrets, found)
-            scrubbed = scrub_json(text, secrets) or text
+        if found:
+            self._absorb(found)
+        if self._secrets:
+            scrubbed = scrub_json(text, self._secrets) or text
             if scrubbed is not text:
                 text = scrubbed
                 size = len(text.encode("utf-8"))
-            if secrets != self._secrets:
-                self._absorb(found)
         _set_payload_size(self, size)
         _set_truncated(self, truncated)
         if self._verbosity is not _MINIMAL:  # minimal keeps the size, not the payload
@@ -431,13 +437,16 @@ class ActionExecutionTrace:
             return
         _set_secrets(self, secrets)
         _set_turn(self, scrub_json(self._turn_json, secrets) or self._turn_json)
-        _set_result_meta(self, scrub_json(self._result_meta, secrets))
-        _set_custom(self, scrub_json(self._custom, secrets))
+        if self._result_meta is not None:
+            _set_result_meta(self, scrub_json(self._result_meta, secrets))
+        if self._custom is not None:
+            _set_custom(self, scrub_json(self._custom, secrets))
         payload = self._payload_json
-        scrubbed = scrub_json(payload, secrets)
-        if scrubbed is not payload and scrubbed is not None:
-            _set_payload_json(self, scrubbed)
-            _set_payload_size(self, len(scrubbed.encode("utf-8")))
+        if payload is not None:
+            scrubbed = scrub_json(payload, secrets) or payload
+            if scrubbed is not payload:
+                _set_payload_json(self, scrubbed)
+                _set_payload_size(self, len(scrubbed.encode("utf-8")))
 
     # -- identity ----------------------------------------------------------------------------------
 
