@@ -75,9 +75,8 @@ RUN_TOGETHER_NAMES = (
 
 # An upper-case run ends before its last capital when lower case follows (``OAuth`` -> O, Auth);
 # digits stay with the word they follow (``b64``, ``password2``); ``_ - .`` and spaces separate.
-_WORD_RE = re.compile(
-    r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+[0-9]*|[A-Z]+[0-9]*|[0-9]+|[^\W\dA-Za-z_]+"
-)
+# Letters other than A-Z count as lower case, so ``clé`` stays one word.
+_WORD_RE = re.compile(r"[A-Z]+(?=[A-Z][^\W\dA-Z_])|[A-Z]?[^\W\dA-Z_]+[0-9]*|[A-Z]+[0-9]*|[0-9]+")
 _MIN_RUN_TOGETHER = 5
 
 

@@ -31,8 +31,6 @@ def merge_secrets(known: tuple[str, ...] | None, found: Iterable[str]) -> tuple[
             return found or None
     merged = set(known or ())
     merged.update(found)
-    if not merged:
-        return None
     # Longest first: a secret that contains another is replaced whole.
     return tuple(sorted(merged, key=lambda text: (-len(text), text)))
 
