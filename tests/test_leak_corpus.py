@@ -30,7 +30,16 @@ from actiontrace import (
 )
 from actiontrace.logs import SafeLog
 from actiontrace.otel import OTelTraceSink
-from leak_corpus import BENIGN, KEYED_BENIGN, KEYED_LEAKS, LEAKS, Benign, KeyedLeak, Leak
+from leak_corpus import (
+    BENIGN,
+    KEYED_BENIGN,
+    KEYED_LEAKS,
+    LEAKS,
+    Benign,
+    KeyedBenign,
+    KeyedLeak,
+    Leak,
+)
 
 # -- the corpus is what the issue asks for ---------------------------------------------------------
 
@@ -162,13 +171,32 @@ def keyed_traces(key: str, value: str, case: str) -> list[Any]:
     return [trace, structured]
 
 
-def all_traces() -> Iterator[tuple[Leak | KeyedLeak | Benign, list[Any]]]:
+def keyed_benign_traces(key: str, value: object, case: str) -> list[Any]:
+    """A trace carrying an ordinary game key and its value, which must come out unchanged."""
+    trace = ActionExecutionTrace(
+        action_id="core:look",
+        actor_id="player-1",
+        turn_action={"actionDefinitionId": "core:look", "parameters": {key: value}},
+        metadata={"case": case},
+    )
+    trace.capture_dispatch_start()
+    trace.capture_event_payload({key: value})
+    trace.capture_dispatch_result({"success": True})
+    return [trace]
+
+
+Item = Leak | KeyedLeak | Benign | KeyedBenign
+
+
+def all_traces() -> Iterator[tuple[Item, list[Any]]]:
     for index, item in enumerate(LEAKS):
         yield item, text_traces(item.text, f"leak-{index}")
     for index, keyed in enumerate(KEYED_LEAKS):
         yield keyed, keyed_traces(keyed.key, keyed.value, f"keyed-{index}")
     for index, benign in enumerate(BENIGN):
         yield benign, text_traces(benign.text, f"benign-{index}")
+    for index, pair in enumerate(KEYED_BENIGN):
+        yield pair, keyed_benign_traces(pair.key, pair.value, f"keyed-benign-{index}")
 
 
 def _structured_parts(trace: Any) -> list[dict[str, Any]]:
@@ -181,7 +209,7 @@ def _structured_parts(trace: Any) -> list[dict[str, Any]]:
 def test_no_secret_of_the_corpus_reaches_to_json() -> None:
     failures = []
     for item, traces in all_traces():
-        if isinstance(item, Benign):
+        if isinstance(item, (Benign, KeyedBenign)):
             continue
         for trace in traces:
             for output in (trace.to_json(), trace.to_json(indent=2)):
@@ -273,11 +301,11 @@ def test_no_secret_of_the_corpus_reaches_the_output_files(
     written_files: tuple[str, list[Any]],
 ) -> None:
     text, items = written_files
-    assert len(items) == len(LEAKS) + len(KEYED_LEAKS) + len(BENIGN)
+    assert len(items) == len(LEAKS) + len(KEYED_LEAKS) + len(BENIGN) + len(KEYED_BENIGN)
     failures = [
         (_label(item), secret)
         for item in items
-        if not isinstance(item, Benign)
+        if isinstance(item, (Leak, KeyedLeak))
         for secret in _secrets(item)
         if leaked(text, secret)
     ]
@@ -300,13 +328,17 @@ def test_every_benign_look_alike_reaches_the_output_files_unchanged(
         assert record["turnAction"]["commandString"] == benign.text
         assert record["eventPayload"]["note"] == benign.text
         assert record["error"]["message"] == benign.text
+    for index, pair in enumerate(KEYED_BENIGN):
+        record = by_case[f"keyed-benign-{index}"]
+        assert record["eventPayload"] == {pair.key: pair.value}, pair.key
+        assert record["turnAction"]["parameters"] == {pair.key: pair.value}, pair.key
 
 
 # -- route 3: OpenTelemetry spans ------------------------------------------------------------------
 
 
 @pytest.fixture(scope="module")
-def exported_spans() -> list[tuple[Leak | KeyedLeak | Benign, str, list[Any]]]:
+def exported_spans() -> list[tuple[Item, str, list[Any]]]:
     exporter = InMemorySpanExporter()
     provider = TracerProvider()
     provider.add_span_processor(SimpleSpanProcessor(exporter))
@@ -328,12 +360,12 @@ def exported_spans() -> list[tuple[Leak | KeyedLeak | Benign, str, list[Any]]]:
 
 
 def test_no_secret_of_the_corpus_reaches_an_otel_span(
-    exported_spans: list[tuple[Leak | KeyedLeak | Benign, str, list[Any]]],
+    exported_spans: list[tuple[Item, str, list[Any]]],
 ) -> None:
     failures = [
         (_label(item), secret)
         for item, text, _ in exported_spans
-        if not isinstance(item, Benign)
+        if isinstance(item, (Leak, KeyedLeak))
         for secret in _secrets(item)
         if leaked(text, secret)
     ]
@@ -341,9 +373,14 @@ def test_no_secret_of_the_corpus_reaches_an_otel_span(
 
 
 def test_every_benign_look_alike_reaches_otel_unchanged(
-    exported_spans: list[tuple[Leak | KeyedLeak | Benign, str, list[Any]]],
+    exported_spans: list[tuple[Item, str, list[Any]]],
 ) -> None:
     for item, _, spans in exported_spans:
+        if isinstance(item, KeyedBenign):
+            (span,) = spans
+            attribute = span.attributes.get(f"actiontrace.payload.{item.key}")
+            assert attribute == item.value, item.key  # None: a null is left out
+            continue
         if not isinstance(item, Benign):
             continue
         text = item.text
@@ -470,3 +507,60 @@ def test_an_exception_class_named_after_a_token_is_never_written(
     logger, handler = capture
     SafeLog(logger)("error", "dispatch failed", exc=error_type("boom"))
     assert handler.lines and not leaked("\n".join(handler.lines), secret)
+
+
+# -- the contract's own examples, exactly, by every route ----------------------------------------
+
+SPEC_EXAMPLES = [
+    ("password: hunter2", f"password: {REDACTED}"),
+    ("pwd=x", f"pwd={REDACTED}"),
+    ('"token": "abc"', f'"token": "{REDACTED}"'),
+    ("my password is hunter2", f"my password is {REDACTED}"),
+    ("the secret is hidden behind the falls", "the secret is hidden behind the falls"),
+    ("the bearer of bad news", "the bearer of bad news"),
+    ("Basic training", "Basic training"),
+    ("Token of Power", "Token of Power"),
+    ("Bearer abcdefghijklmnop", f"Bearer {REDACTED}"),
+    ("https://bob:hunter2@example.com/x", f"https://bob:{REDACTED}@example.com/x"),
+    ("/save?token=abc123&slot=2", f"/save?token={REDACTED}&slot=2"),
+    ("/save?slot=2&api_key=abc123", f"/save?slot=2&api_key={REDACTED}"),
+    ("Cookie: sid=abc123; theme=dark", f"Cookie: {REDACTED}"),
+    ("Set-Cookie: session=abc123; Path=/", f"Set-Cookie: {REDACTED}"),
+    ("steam 76561198000000000", "steam 76561198000000000"),
+    ("card 4111111111111111", f"card {REDACTED}"),
+]
+
+
+@pytest.mark.parametrize(("text", "expected"), SPEC_EXAMPLES)
+def test_the_contracts_examples_read_exactly_as_promised_by_every_route(
+    text: str,
+    expected: str,
+    tmp_path: Path,
+    memory: tuple[OTelTraceSink, InMemorySpanExporter],
+    capture: tuple[logging.Logger, Capture],
+) -> None:
+    trace = ActionExecutionTrace(
+        action_id="chat:say",
+        actor_id="p",
+        turn_action={"actionDefinitionId": "chat:say", "commandString": text},
+    )
+    trace.capture_dispatch_start()
+    trace.capture_event_payload({"note": text})
+    trace.capture_error(ValueError(text))
+    record = json.loads(trace.to_json())
+    assert record["turnAction"]["commandString"] == expected
+    assert record["eventPayload"]["note"] == expected
+    assert record["error"]["message"] == expected
+    with ActionTraceOutputService(tmp_path) as service:
+        assert service.write_trace(trace)
+    (written,) = [json.loads(p.read_text("utf-8")) for p in tmp_path.rglob("*.jsonl")]
+    assert written["eventPayload"]["note"] == expected
+    sink, exporter = memory
+    sink.write_trace(trace)
+    assert sink.flush()
+    (span,) = exporter.get_finished_spans()
+    assert span.attributes["actiontrace.command"] == expected
+    assert span.attributes["actiontrace.payload.note"] == expected
+    logger, handler = capture
+    SafeLog(logger)("info", "%s", text)
+    assert handler.lines == [f"INFO actiontrace.test.leaks {expected}"]
