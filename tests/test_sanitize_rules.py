@@ -251,3 +251,19 @@ def test_ids_of_str_subclasses_pass_the_value_rules() -> None:
     )
     assert trace.action_id == f"act pwd={REDACTED}"
     assert type(trace.action_id) is str
+
+
+def test_dense_pairs_are_all_redacted_and_flags_kept() -> None:
+    assert redact_secrets("?token=abcd&" * 2000).count(REDACTED) == 2000
+    assert redact_secrets("password=true&" * 500) == "password=true&" * 500
+    mixed = 'password: \'a b\' token="c d" pwd=\\"e f\\" '
+    assert redact_secrets(mixed * 300) == (
+        f'password: \'{REDACTED}\' token="{REDACTED}" pwd=\\"{REDACTED}\\" ' * 300
+    )
+    assert redact_secrets("cookie:" * 1000) == f"cookie:{REDACTED}"  # one name, one long value
+
+
+def test_a_long_run_of_numbers_is_not_read_as_cards() -> None:
+    table = "1 2 3 4 5 6 4111 1111 1111 1111"
+    assert redact_secrets(table) == table
+    assert redact_secrets("4111 1111 1111 1111 12 29 737") == f"{REDACTED} 12 29 737"

@@ -90,10 +90,10 @@ _PARAM_RE = re.compile(
     r"(?P<sep>^|[?&;]|%3[Ff]|%26)(?P<name>[A-Za-z0-9_.\[\]-]{1,128})(?P<eq>=|%3[Dd])"
     r"(?P<value>(?:(?!%26)[^&#\s\"'<>\\])+)"
 )
-_COOKIE_RE = re.compile(r"(?P<head>(?i:set-)?(?i:cookie)[ \t]*:[ \t]*)(?=[^\s=;,]+=)[^\r\n]+")
+_COOKIE_RE = re.compile(r"(?P<head>(?i:set-)?(?i:cookie)[ \t]*:[ \t]*)(?=[^\s=;,]{1,256}=)[^\r\n]+")
 # ``name: value`` / ``name=value`` in free text, the name quoted or not; the value runs to the next
 # whitespace, or to its closing quote. An authorization scheme word goes with the value.
-_VALUE_RE = re.compile(r"\\\"(?:[^\"\\]|\\[^\"])*\\\"|\"[^\"]*\"|'[^']*'|\S+")
+_SPACE_RE = re.compile(r"\s")
 # ``my password is hunter2``: only the password family (``the secret is hidden...`` stays).
 _IS_RE = re.compile(
     r"(?i)(?<![A-Za-z])(?P<head>(?:password|passwd|passphrase|pwd|pin)s?\s+is\s+)"
@@ -103,6 +103,8 @@ _FLAGS = frozenset({"true", "false", "null", "none", "nil", ""})
 _FLAG_WORD_RE = re.compile(r"(?i:true|false|null|none|nil)(?![\w-])")
 _CARD_RUN_RE = re.compile(r"\d(?:[ -]?\d){12,}")
 _DIGIT_GROUPS_RE = re.compile(r"\d+")
+# A card is written in at most five groups; with an expiry date or a code beside it, eight.
+_MAX_CARD_GROUPS = 8
 
 
 def _quoted_body(value: str) -> tuple[str, str, str]:
@@ -190,17 +192,21 @@ def _cards(text: str) -> str:
         if (start and text[start - 1].isdigit()) or (end < len(text) and text[end].isdigit()):
             continue  # pragma: no cover - a run is maximal, digits cannot border it
         groups = [(m.start() + start, m.end() + start) for m in _DIGIT_GROUPS_RE.finditer(run[0])]
+        count = len(groups)
+        if count > _MAX_CARD_GROUPS:
+            continue  # a long run of numbers (a table, a list of ids), not a card and its date
         i = 0
-        while i < len(groups):
-            digits = ""
+        while i < count:
             found = -1
-            for j in range(i, len(groups)):
-                digits += text[groups[j][0] : groups[j][1]]
-                if len(digits) > 19:
-                    break
-                # A card is the whole run, or whole groups of it when separators split it.
-                if (len(groups) > 1 or (i == 0 and j == 0)) and is_card_number(digits):
-                    found = j
+            if text[groups[i][0]] in "23456":  # every card network starts so
+                digits = ""
+                for j in range(i, count):
+                    digits += text[groups[j][0] : groups[j][1]]
+                    if len(digits) > 19:
+                        break
+                    # A card is the whole run, or whole groups of it when separators split it.
+                    if len(digits) >= 13 and (count > 1 or j == 0) and is_card_number(digits):
+                        found = j
             if found < 0:
                 i += 1
                 continue
@@ -262,11 +268,32 @@ def _name_before(text: str, sep: int) -> str | None:
     return text[start:end]
 
 
+def _value_end(text: str, start: int, unquoted_end: int) -> tuple[int, str]:
+    """Return where the value at ``start`` ends and its quote ("" when unquoted)."""
+    for quote in ('\\"', '"', "'"):
+        if text.startswith(quote, start):
+            close = text.find(quote, start + len(quote))
+            if close >= 0:
+                return close + len(quote), quote
+            break
+    return unquoted_end, ""
+
+
+def _kept(text: str, start: int, end: int, quote: str) -> bool:
+    """Whether the value in ``text[start:end]`` stays: empty, a flag, or already redacted."""
+    body, body_end = start + len(quote), end - len(quote)
+    if body >= body_end or text.startswith(REDACTED, body):
+        return True
+    flag = _FLAG_WORD_RE.match(text, body, body_end)
+    return flag is not None and (not quote or flag.end() == body_end)
+
+
 def _key_values(text: str, is_sensitive: KeyTest) -> str:
     """Redact the value after every sensitive ``name:`` / ``name=`` (a flag's value stays).
 
     Works from each separator backwards to its name, so text without ``:`` or ``=`` costs
-    nothing and an ordinary ``says: hello`` costs one short scan.
+    nothing and an ordinary ``says: hello`` costs one short scan. The next whitespace is found
+    once and reused, so the work stays linear in the text however many separators it holds.
     """
     parts: list[str] = []
     done = 0
@@ -274,6 +301,7 @@ def _key_values(text: str, is_sensitive: KeyTest) -> str:
     colon = text.find(":")
     equals = text.find("=")
     size = len(text)
+    space = -1  # the first whitespace at or after the last value's start (``size``: none)
     while colon >= 0 or equals >= 0:
         if equals < 0 or 0 <= colon < equals:
             sep, colon = colon, text.find(":", colon + 1)
@@ -290,14 +318,15 @@ def _key_values(text: str, is_sensitive: KeyTest) -> str:
         scheme = _SCHEME_WORD_RE.match(text, start)
         if scheme is not None:
             start = scheme.end()
-        value = _VALUE_RE.match(text, start)
-        if value is None:
+        if space < start:
+            found = _SPACE_RE.search(text, start)
+            space = found.start() if found is not None else size
+        end, quote = _value_end(text, start, space)
+        if end <= start or _kept(text, start, end, quote):
             continue
-        clean = _redact_value(value.group(0))
-        if clean != value.group(0):
-            parts.append(text[done:start])
-            parts.append(clean)
-            done = at = value.end()
+        parts.append(text[done:start])
+        parts.append(f"{quote}{REDACTED}{quote}")
+        done = at = end
     if not parts:
         return text
     parts.append(text[done:])
