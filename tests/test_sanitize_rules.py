@@ -267,3 +267,9 @@ def test_a_long_run_of_numbers_is_not_read_as_cards() -> None:
     table = "1 2 3 4 5 6 4111 1111 1111 1111"
     assert redact_secrets(table) == table
     assert redact_secrets("4111 1111 1111 1111 12 29 737") == f"{REDACTED} 12 29 737"
+
+
+def test_values_that_stay_and_values_without_their_closing_quote() -> None:
+    assert redact_secrets("my password is none.") == "my password is none."
+    assert redact_secrets("my password is 'x y'") == f"my password is '{REDACTED}'"
+    assert redact_secrets('password: "open sesame') == f"password: {REDACTED} sesame"

@@ -91,8 +91,8 @@ _PARAM_RE = re.compile(
     r"(?P<value>(?:(?!%26)[^&#\s\"'<>\\])+)"
 )
 _COOKIE_RE = re.compile(r"(?P<head>(?i:set-)?(?i:cookie)[ \t]*:[ \t]*)(?=[^\s=;,]{1,256}=)[^\r\n]+")
-# ``name: value`` / ``name=value`` in free text, the name quoted or not; the value runs to the next
-# whitespace, or to its closing quote. An authorization scheme word goes with the value.
+# ``name: value`` / ``name=value`` in free text (see ``_key_values``): the name quoted or not; the
+# value runs to the next whitespace, or to its closing quote.
 _SPACE_RE = re.compile(r"\s")
 # ``my password is hunter2``: only the password family (``the secret is hidden...`` stays).
 _IS_RE = re.compile(
