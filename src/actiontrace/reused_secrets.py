@@ -57,15 +57,6 @@ def _scrub_value(value: Any, secrets: tuple[str, ...], free: bool) -> Any:
     return value
 
 
-def _appears(secret: str, text: str) -> bool:
-    """Whether ``secret`` appears in JSON ``text`` (as JSON writes it)."""
-    if secret in text:
-        return True
-    if '"' in secret or "\\" in secret or not secret.isprintable():
-        return _quote(secret)[1:-1] in text
-    return False
-
-
 def scrub_json(text: str | None, secrets: tuple[str, ...] | None) -> str | None:
     """Redact the secrets in the free-text fields of a sanitised value's compact JSON ``text``.
 
@@ -74,9 +65,16 @@ def scrub_json(text: str | None, secrets: tuple[str, ...] | None) -> str | None:
     if text is None or not secrets:
         return text
     for secret in secrets:
-        if _appears(secret, text):
-            return compact_json(_scrub_value(json.loads(text), secrets, False))
-    return text
+        if secret in text:
+            break
+        # JSON writes a quote, a backslash or a control character escaped.
+        if (not secret.isprintable() or '"' in secret or "\\" in secret) and _quote(secret)[
+            1:-1
+        ] in text:
+            break
+    else:
+        return text
+    return compact_json(_scrub_value(json.loads(text), secrets, False))
 
 
 def scrub_error(info: ErrorInfo, secrets: tuple[str, ...] | None) -> ErrorInfo:

@@ -432,9 +432,13 @@ class ActionExecutionTrace:
         """Add newly found secrets; redact them in the free text already recorded."""
         if not found:
             return
-        secrets = merge_secrets(self._secrets, found)
-        if secrets == self._secrets:
-            return
+        known = self._secrets
+        if known is None and len(found) == 1:
+            secrets: tuple[str, ...] | None = (found[0],)  # the usual case: one password
+        else:
+            secrets = merge_secrets(known, found)
+            if secrets == known:
+                return
         _set_secrets(self, secrets)
         _set_turn(self, scrub_json(self._turn_json, secrets) or self._turn_json)
         if self._result_meta is not None:
