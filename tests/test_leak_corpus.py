@@ -564,3 +564,32 @@ def test_the_contracts_examples_read_exactly_as_promised_by_every_route(
     logger, handler = capture
     SafeLog(logger)("info", "%s", text)
     assert handler.lines == [f"INFO actiontrace.test.leaks {expected}"]
+
+
+@pytest.mark.parametrize("shift", [-30, -10, -3, 0, 5])
+def test_a_token_in_a_key_cut_by_the_clip_never_shows_half_of_itself(
+    shift: int,
+    tmp_path: Path,
+    memory: tuple[OTelTraceSink, InMemorySpanExporter],
+    capture: tuple[logging.Logger, Capture],
+) -> None:
+    token = "ghp_" + "Q7" * 18
+    key = "k" * (1024 + shift) + token + "k" * 50
+    trace = ActionExecutionTrace(action_id="a", actor_id="p", turn_action={})
+    trace.capture_dispatch_start()
+    trace.capture_event_payload({key: 1})
+    trace.capture_dispatch_result({"success": True})
+    parts = (token[:10], token[-10:])
+    assert not any(part in trace.to_json() for part in parts)
+    with ActionTraceOutputService(tmp_path) as service:
+        assert service.write_trace(trace)
+    written = "".join(p.read_text("utf-8") for p in tmp_path.rglob("*.jsonl"))
+    assert written and not any(part in written for part in parts)
+    sink, exporter = memory
+    sink.write_trace(trace)
+    assert sink.flush()
+    (span,) = exporter.get_finished_spans()
+    assert not any(part in span.to_json() for part in parts)
+    logger, handler = capture
+    SafeLog(logger)("warning", "bad key %s", key)
+    assert handler.lines and not any(token in line for line in handler.lines)
