@@ -119,12 +119,20 @@ class ActionExecutionTraceFactory:
             try:
                 extra = provider()
             except Exception as error:
-                self._logger.warning(f"Metadata provider {provider!r} failed: {error!r}; skipped")
+                self._logger.warning(
+                    # str(), not repr(): escapes would hide a token's shape from the value rules
+                    self._rules.redact(
+                        f"Metadata provider {provider!r} failed "
+                        f"({type(error).__name__}: {error}); skipped"
+                    )
+                )
                 continue
             if not isinstance(extra, Mapping):
                 self._logger.warning(
-                    f"Metadata provider {provider!r} returned a {type(extra).__name__}, "
-                    "not a mapping; skipped"
+                    self._rules.redact(
+                        f"Metadata provider {provider!r} returned a {type(extra).__name__}, "
+                        "not a mapping; skipped"
+                    )
                 )
                 continue
             merged.update(extra)
@@ -163,13 +171,20 @@ class ActionExecutionTraceFactory:
                 ),
             )
         except Exception as error:
-            self._logger.error(f"Failed to create execution trace: {error}")
-            raise InvalidArgumentError(f"Failed to create execution trace: {error}") from error
+            # The reason may quote an argument: it goes through the value rules like any text.
+            message = self._rules.redact(f"Failed to create execution trace: {error}")
+            self._logger.error(message)
+            raise InvalidArgumentError(message) from error
         logger = self._logger
         if not isinstance(logger, logging.Logger) or logger.isEnabledFor(logging.DEBUG):
-            # The trace's ids, not the arguments: secrets in them are already redacted.
+            # The trace's ids, not the arguments: secrets in them are already redacted; the
+            # line as a whole goes through the value rules too (quotes join a name and a value).
             action, actor = trace.action_id, trace.actor_id
-            logger.debug(f"Created execution trace for action '{action}' by actor '{actor}'")
+            logger.debug(
+                self._rules.redact(
+                    f"Created execution trace for action '{action}' by actor '{actor}'"
+                )
+            )
         return trace
 
     def create_from_turn_action(

@@ -2,7 +2,9 @@
 
 This module is the only one that imports ``opentelemetry`` (the optional ``actiontrace[otel]``
 extra); ``import actiontrace`` never loads it. The sink reads nothing but a trace's ``to_dict()``
-output, which the trace has already sanitised, so nothing unsanitised can reach a span.
+output, which the trace has already sanitised; every string a span carries (name, attributes, event
+names, exception fields) passes the sanitiser's value rules once more, so a dict replayed from a
+file cannot bring a secret into a span either.
 
 Threads: ``write_trace`` only hands the trace to the library's one background worker
 (:mod:`actiontrace.output.worker`, shared with the file output service: bounded queue, batching,
@@ -80,6 +82,7 @@ from .errors import InvalidArgumentError
 from .factory import LoggerLike, ensure_logger
 from .logs import SafeLog
 from .output.worker import DEFAULT_TIMEOUT, Batch, Worker, is_failure
+from .sanitize import redact_secrets
 
 __all__ = [
     "ATTRIBUTE_PREFIX",
@@ -135,7 +138,9 @@ _yield_gil = time.sleep
 
 def _leaf(value: Any) -> AttributeValue | None:
     """Return a JSON scalar as an attribute value; ``None`` for null (attributes cannot hold it)."""
-    if isinstance(value, bool | str | float):
+    if isinstance(value, str):
+        return redact_secrets(value)  # a replayed file was never sanitised by this process
+    if isinstance(value, bool | float):
         return value
     if isinstance(value, int):
         # OTLP carries int64; a larger int would fail the whole batch's encoding.
@@ -146,8 +151,10 @@ def _leaf(value: Any) -> AttributeValue | None:
 def _array(items: Sequence[Any]) -> AttributeValue | None:
     """Return a list of JSON scalars of one kind as an array attribute, else ``None``."""
     kinds = {bool if isinstance(item, bool) else type(item) for item in items}
-    if not items or kinds == {str}:
-        return tuple(items)
+    if not items:
+        return ()
+    if kinds == {str}:
+        return tuple(map(redact_secrets, items))
     if kinds == {bool}:
         return tuple(items)
     if kinds <= {int, float}:
@@ -163,7 +170,11 @@ def _walk(value: Any, path: str) -> Iterator[tuple[str, AttributeValue]]:
     while stack:
         where, node = stack.pop()
         if isinstance(node, Mapping):
-            stack.extend(reversed([(f"{where}.{key}", item) for key, item in node.items()]))
+            stack.extend(
+                reversed(
+                    [(f"{where}.{redact_secrets(str(key))}", item) for key, item in node.items()]
+                )
+            )
         elif isinstance(node, list | tuple):
             array = _array(node)
             if array is not None:
@@ -699,10 +710,10 @@ class OTelTraceSink:
             attributes["actiontrace.payload_cut"] = True
         command = (record.get("turnAction") or {}).get("commandString")
         if isinstance(command, str):
-            attributes["actiontrace.command"] = command
+            attributes["actiontrace.command"] = redact_secrets(command)
         # The fixed attributes go last: a count limit the cap misjudged evicts the oldest first.
-        attributes["actiontrace.action_id"] = str(metadata["actionId"])
-        attributes["actiontrace.actor_id"] = str(metadata["actorId"])
+        attributes["actiontrace.action_id"] = redact_secrets(str(metadata["actionId"]))
+        attributes["actiontrace.actor_id"] = redact_secrets(str(metadata["actorId"]))
         attributes["actiontrace.status"] = status
         attributes["actiontrace.payload_size"] = int(captured.get("payloadSize") or 0)
         attributes["actiontrace.truncated"] = bool(captured.get("truncated"))
@@ -710,7 +721,7 @@ class OTelTraceSink:
         trace_id = _hex_id(metadata.get("traceId"), _HEX32)
         parent_id = _hex_id(metadata.get("parentSpanId"), _HEX16)
         span = self._start(
-            str(metadata["actionId"]),
+            redact_secrets(str(metadata["actionId"])),
             trace_id,
             _hex_id(metadata.get("spanId"), _HEX16),
             # A parent without a trace id cannot be placed: the span becomes a root.
@@ -724,7 +735,11 @@ class OTelTraceSink:
                 for key, name in _PHASE_FIELDS
                 if (value := _leaf(phase.get(key))) is not None
             }
-            span.add_event(str(phase.get("phase")), fields, timestamp=at(phase.get("timestamp")))
+            span.add_event(
+                redact_secrets(str(phase.get("phase"))),
+                fields,
+                timestamp=at(phase.get("timestamp")),
+            )
         error = record.get("error")
         if isinstance(error, Mapping):
             span.add_event("exception", _exception_attributes(error), at(error.get("timestamp")))
@@ -762,7 +777,7 @@ class OTelTraceSink:
         for key, name in (("actionId", "action_id"), ("actorId", "actor_id")):
             value = metadata.get(key, record.get(key))
             if isinstance(value, str):
-                fixed[f"actiontrace.{name}"] = value
+                fixed[f"actiontrace.{name}"] = redact_secrets(value)
         begin: int = anchor_ns
         origin = float(anchor_ms)
 
@@ -794,7 +809,7 @@ class OTelTraceSink:
             attributes.update(fixed)
             attributes["actiontrace.status"] = status
             span = self._start(
-                str(item.get("operation")),
+                redact_secrets(str(item.get("operation"))),
                 trace_id,
                 ids[item.get("spanId")],
                 parent,
@@ -807,7 +822,9 @@ class OTelTraceSink:
                         event.get("attributes") or {}, self._event_limit, ATTRIBUTE_PREFIX
                     )[0]
                     span.add_event(
-                        str(event.get("name")), fields, at(event.get("timestamp"), end_ns)
+                        redact_secrets(str(event.get("name"))),
+                        fields,
+                        at(event.get("timestamp"), end_ns),
                     )
             error = item.get("error")
             if isinstance(error, Mapping):
@@ -819,7 +836,7 @@ class OTelTraceSink:
                 span.set_status(trace_api.Status(trace_api.StatusCode.OK))
             else:
                 if isinstance(error, Mapping):
-                    description = f"{error.get('type')}: {error.get('message')}"
+                    description = redact_secrets(f"{error.get('type')}: {error.get('message')}")
                 span.set_status(trace_api.Status(trace_api.StatusCode.ERROR, description))
             span.end(end_time=end_ns)
             sent += 1
@@ -862,23 +879,23 @@ class OTelTraceSink:
 
 def _exception_attributes(error: Mapping[str, Any]) -> dict[str, AttributeValue]:
     attributes: dict[str, AttributeValue] = {
-        "exception.type": str(error.get("type")),
-        "exception.message": str(error.get("message")),
+        "exception.type": redact_secrets(str(error.get("type"))),
+        "exception.message": redact_secrets(str(error.get("message"))),
     }
     stack = error.get("stack")
     if isinstance(stack, str):
-        attributes["exception.stacktrace"] = stack
+        attributes["exception.stacktrace"] = redact_secrets(stack)
     code = _leaf(error.get("code"))
     if code is not None:
         attributes["actiontrace.error.code"] = code
     cause = error.get("cause")
     if isinstance(cause, Mapping):
-        attributes["exception.cause.type"] = str(cause.get("type"))
-        attributes["exception.cause.message"] = str(cause.get("message"))
+        attributes["exception.cause.type"] = redact_secrets(str(cause.get("type")))
+        attributes["exception.cause.message"] = redact_secrets(str(cause.get("message")))
     return attributes
 
 
 def _describe(status: str, error: Any) -> str:
     if isinstance(error, Mapping):
-        return f"{error.get('type')}: {error.get('message')}"
+        return redact_secrets(f"{error.get('type')}: {error.get('message')}")
     return "Dispatch failed" if status == "failed" else "Dispatch error"
