@@ -98,7 +98,11 @@ def test_a_sync_engine_traced_end_to_end(tmp_path: Path) -> None:
     assert traced_lines == plain_lines and traced_code == plain_code == 0
     assert plain_lines[-1] == "Bye."
     traces = sorted(read_traces(tmp_path), key=lambda t: t["execution"]["startTime"])
-    assert [t["turnAction"]["commandString"] for t in traces] == SESSION[:-1]
+    # One trace, one secret: the password under parameters.password is redacted in the command too.
+    expected = [command.replace("hunter2-pw", "[REDACTED]") for command in SESSION[:-1]]
+    assert [t["turnAction"]["commandString"] for t in traces] == expected
+    written = "".join(path.read_text() for path in tmp_path.glob("*.jsonl"))
+    assert "hunter2-pw" not in written
     statuses = {t["metadata"]["actionId"]: t["execution"]["status"] for t in traces}
     assert statuses["open"] == statuses["dance"] == "error"
     assert statuses["quit"] == "success" and traces[-1]["result"]["metadata"] == {"exit": True}
