@@ -1,4 +1,4 @@
-"""``actiontrace demo``: a small simulated text-adventure session, traced end to end (SPEC §7).
+"""``actiontrace demo``: a small simulated text-adventure session, traced end to end.
 
 Several actors take turns in a tiny world (a few rooms, items, a gatekeeper and an oracle). Each
 action goes through the real pipeline: ``CommandProcessor`` -> ``EventDispatchService`` ->
@@ -14,7 +14,7 @@ Outcomes are realistic rather than scripted:
   an ``error`` trace with a cause chain;
 * some turn actions carry a password or a bearer token, so the redaction shows in the traces.
 
-The traces are linked (SPEC §9): a successful attack dispatches a ``core:damage`` reaction from
+The traces are linked: a successful attack dispatches a ``core:damage`` reaction from
 inside its handler, and damage that brings the target to zero health dispatches ``core:defeated``,
 so the three share one trace id and nest (``actiontrace show traces --tree``). Every action also
 gets a structured trace of its steps: the processor's ``dispatch_action`` / ``create_payload`` /

@@ -1,4 +1,4 @@
-"""``ActionExecutionTraceFactory``: validated creation of traces, with logging (SPEC §5)."""
+"""``ActionExecutionTraceFactory``: validated creation of traces, with logging (docs/reference.md §5)."""
 
 from __future__ import annotations
 
@@ -55,7 +55,7 @@ class ActionExecutionTraceFactory:
     """Creates ``ActionExecutionTrace`` objects after validating their inputs.
 
     ``sensitive_fields`` and ``safe_fields`` extend the sanitiser's rules for every trace it makes.
-    Custom metadata (SPEC §9.2) comes from four sources, later ones winning: ``metadata`` (added to
+    Custom metadata comes from four sources, later ones winning: ``metadata`` (added to
     every trace), ``metadata_providers`` (callables returning a mapping, called once per trace),
     ``create_trace(metadata=...)``, and ``trace.set_metadata()``.
     """
@@ -152,8 +152,8 @@ class ActionExecutionTraceFactory:
     ) -> ActionExecutionTrace:
         """Validate and create a trace; log and raise ``InvalidArgumentError`` on any failure.
 
-        ``parent`` links the trace to another (SPEC §9.1), ``metadata`` adds custom metadata,
-        ``verbosity`` (default ``standard``) says how much it keeps (SPEC §9.4).
+        ``parent`` links the trace to another, ``metadata`` adds custom metadata,
+        ``verbosity`` (default ``standard``) says how much it keeps.
         """
         try:
             self._validate(action_id, actor_id, turn_action)

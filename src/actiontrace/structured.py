@@ -1,4 +1,4 @@
-"""Nested operations inside one action: ``StructuredTrace``, ``Span`` and ``span()`` (SPEC §9.3).
+"""Nested operations inside one action: ``StructuredTrace``, ``Span`` and ``span()`` (docs/reference.md §10).
 
 Which span is open is kept per context (``contextvars``), not in one "active span" field, so two
 asyncio tasks that overlap each nest their own spans correctly and threads never see each other's.
@@ -116,7 +116,7 @@ class Span:
 
     @property
     def error(self) -> dict[str, Any] | None:
-        """The recorded error (SPEC §3 error record), or ``None``."""
+        """The recorded error (the error record of an execution trace), or ``None``."""
         return None if self._error is None else json.loads(compact_json(self._error))
 
     @property
@@ -147,7 +147,7 @@ class Span:
         )
 
     def record_error(self, error: object) -> None:
-        """Record an error (as the SPEC §3 error record) and set status ``"error"``."""
+        """Record an error (as an execution trace records one) and set status ``"error"``."""
         self._error = dict(describe_error(error, self._rules(), _now()))
         self._status = "error"
 

@@ -1,4 +1,4 @@
-"""``ActionExecutionTrace``: what happened to one dispatched action (SPEC §3).
+"""``ActionExecutionTrace``: what happened to one dispatched action (docs/reference.md §3).
 
 The trace is built to be cheap to keep: ``__slots__``, three clock readings, and every captured
 structure stored once as its compact JSON text (sanitised, size-capped). Phase records are derived
@@ -490,13 +490,13 @@ class ActionExecutionTrace:
 
     @property
     def metadata(self) -> dict[str, Any]:
-        """A fresh dict of the custom metadata (SPEC §9.2)."""
+        """A fresh dict of the custom metadata."""
         custom = self._custom
         return {} if custom is None else json.loads(custom)
 
     @property
     def verbosity(self) -> Verbosity:
-        """How much this trace keeps (SPEC §9.4)."""
+        """How much this trace keeps (its verbosity)."""
         return self._verbosity
 
     # -- read-only views ---------------------------------------------------------------------------
