@@ -1,4 +1,4 @@
-"""``ActionExecutionTraceFactory``: validated creation of traces, with logging (docs/reference.md §5)."""
+"""``ActionExecutionTraceFactory``: validated creation of traces, with logging (reference §5)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Nested operations inside one action: ``StructuredTrace``, ``Span`` and ``span()`` (docs/reference.md §10).
+"""Nested operations in one action: ``StructuredTrace``, ``Span``, ``span()`` (reference §10).
 
 Which span is open is kept per context (``contextvars``), not in one "active span" field, so two
 asyncio tasks that overlap each nest their own spans correctly and threads never see each other's.

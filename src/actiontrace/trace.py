@@ -1,4 +1,4 @@
-"""``ActionExecutionTrace``: what happened to one dispatched action (docs/reference.md §3).
+"""``ActionExecutionTrace``: what happened to one dispatched action (reference §3).
 
 The trace is built to be cheap to keep: ``__slots__``, three clock readings, and every captured
 structure stored once as its compact JSON text (sanitised, size-capped). Phase records are derived
