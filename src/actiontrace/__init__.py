@@ -2,7 +2,8 @@
 
 The public names, importable from here; the modules behind them are private detail, and
 ``docs/reference.md`` describes each name (docstrings cite its sections as "reference §N"). A
-name's module loads the first time the name is used (PEP 562 ``__getattr__``), so ``import actiontrace`` loads nothing else and the analysis side costs
+name's module loads the first time the name is used (PEP 562 ``__getattr__``), so
+``import actiontrace`` loads nothing else and the analysis side costs
 nothing to a game that only writes traces.
 
 To add a public name: add it to ``_EXPORTS`` (name -> the module that defines it), to the

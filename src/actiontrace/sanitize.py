@@ -82,7 +82,7 @@ def _make_compact_json() -> Any:
     encoder = make(None, _no_default, quote, None, ":", ",", False, False, False)
 
     def compact_json(value: Any) -> str:
-        """Compact JSON as the file format defines it: ``(",", ":")`` separators, no ASCII escape."""
+        """Compact JSON as the file format has it: ``(",", ":")`` separators, no ASCII escape."""
         return "".join(encoder(value, 0))
 
     return compact_json
