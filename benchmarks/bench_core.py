@@ -6,6 +6,9 @@
    password -> result -> ``to_json()``.
 3. The same information recorded as one OpenTelemetry SDK span (in-memory exporter, ``to_json()``),
    measured interleaved with (2) in the same run; target: OTel / actiontrace >= 5x.
+4. The sanitiser's value rules alone: a payload of plain game strings and one whose every string
+   holds a secret, each with strings seen before (the bounded cache answers) and with strings
+   never seen (every rule's pre-check, and the patterns that apply, run).
 
 The OTel side is given the payload with the password already redacted (it has no sanitiser); it
 still flattens it into ``actiontrace.payload.*`` attributes and measures its compact JSON size on
@@ -15,10 +18,11 @@ prebuilt shows the SDK's cost alone, a lower bound for any OTel recording.
 
 from __future__ import annotations
 
+import itertools
 import json
 import statistics
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from _common import (
@@ -293,11 +297,105 @@ def lifecycle_vs_otel() -> None:
     print_table("Parts of the lifecycle", parts)
 
 
+PLAIN_STRINGS = (
+    "You see a small brass lantern here.",
+    "go north",
+    "The troll blocks the bridge!",
+    "player-1",
+    "Hero",
+    "sword of light",
+    "You have 3 gold coins and a map.",
+    "north",
+    "The door is locked.",
+    "core:go",
+    "Ann says: let's meet at the inn at dusk",
+    "turn 42",
+)
+
+SECRET_STRINGS = (
+    "Authorization: Bearer abcdefghijklmnopqrstuvwxyz012345",
+    "session_eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJwbGF5ZXIifQ.c2lnbmF0dXJlLXZhbHVl",
+    "postgres://admin:s3cr3tPw@db.example.com/game",
+    "https://api.example.com/save?slot=2&token=abc123def456",
+    "push failed with ghp_abcdefghijklmnopqrstuvwxyz0123456789",
+    "aws_access_key_id=AKIAIOSFODNN7EXAMPLE",
+    "paid with 4111 1111 1111 1111",
+    "password: hunter2",
+    "Cookie: sid=abc123; theme=dark",
+    "my password is hunter2",
+    "STRIPE_KEY=sk_live_abcdefghijklmnopqrstuvwx",
+    "-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC\n-----END PRIVATE KEY-----",
+)
+SECRET_PARTS = ("abcdefghijklmnopqrstuvwxyz012345", "s3cr3tPw", "hunter2", "AKIAIOSFODNN7EXAMPLE")
+
+
+def _payload(strings: tuple[str, ...], suffix: str = "") -> dict[str, Any]:
+    return {f"field{i}": text + suffix for i, text in enumerate(strings)}
+
+
+def _cycling(strings: tuple[str, ...], count: int) -> Callable[[], Any]:
+    """``sanitize_payload`` of a payload whose strings were never seen (the cache misses)."""
+    # More distinct strings than the cache holds, visited in order: each is long forgotten when
+    # it comes round again.
+    payloads: Iterator[dict[str, Any]] = itertools.cycle(
+        [_payload(strings, f" #{i}") for i in range(count)]
+    )
+    return lambda: sanitize_payload(next(payloads))
+
+
+def value_rules() -> None:
+    """Section 4: the value rules on plain game strings and on secrets, cached and not."""
+    plain, secret = _payload(PLAIN_STRINGS), _payload(SECRET_STRINGS)
+    clean = json.dumps(sanitize_payload(secret))
+    leaked = [part for part in SECRET_PARTS if part in clean]
+    if leaked:  # the benchmark would be measuring a broken sanitiser
+        raise SystemExit(f"bench_core: secrets reached the sanitised payload: {leaked}")
+    if sanitize_payload(plain) != plain:
+        raise SystemExit("bench_core: a plain game string was changed")
+    count = pick(3000, 20)
+    samples = interleaved_ns(
+        [
+            lambda: sanitize_payload(plain),
+            _cycling(PLAIN_STRINGS, count),
+            lambda: sanitize_payload(secret),
+            _cycling(SECRET_STRINGS, count),
+        ],
+        rounds=pick(200, 2),
+        batch=pick(25, 5),
+        warmup=pick(500, 5),
+    )
+    medians = [statistics.median(sample) / 1e3 for sample in samples]
+    # The worst shape found: a 1 MiB string dense with name=value pairs, every one a secret.
+    dense = {"query": "?token=abc1&" * (MAX_PAYLOAD_SIZE // 12)}
+    dense_ms = median_ns(lambda: sanitize_payload(dense), number=1, repeats=pick(5, 1)) / 1e6
+    print_table(
+        "4. Value rules: 12 plain game strings vs 12 strings holding secrets (per payload)",
+        [
+            Row("sanitize_payload(), plain strings seen before", medians[0], "µs"),
+            Row(
+                "sanitize_payload(), plain strings never seen",
+                medians[1],
+                "µs",
+                ratio=medians[1] / medians[0],
+            ),
+            Row("sanitize_payload(), secret strings seen before", medians[2], "µs"),
+            Row(
+                "sanitize_payload(), secret strings never seen",
+                medians[3],
+                "µs",
+                ratio=medians[3] / medians[0],
+            ),
+            Row("sanitize_payload(), 1 MiB of ?token=… pairs (worst case)", dense_ms, "ms"),
+        ],
+    )
+
+
 def main() -> None:
-    """Run every section (about 15 s in full mode, under a second with --quick)."""
+    """Run every section (about 20 s in full mode, under a second with --quick)."""
     header("bench_core: ActionExecutionTrace, sanitiser, factory")
     design_bars()
     lifecycle_vs_otel()
+    value_rules()
 
 
 if __name__ == "__main__":

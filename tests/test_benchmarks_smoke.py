@@ -22,6 +22,10 @@ CORE_LABELS = (
     "sanitize_payload() of the lifecycle payload",
     "to_json() of the completed lifecycle trace",
     "to_json() bytes per trace",
+    "sanitize_payload(), plain strings seen before",
+    "sanitize_payload(), plain strings never seen",
+    "sanitize_payload(), secret strings seen before",
+    "sanitize_payload(), secret strings never seen",
 )
 
 

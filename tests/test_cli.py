@@ -202,8 +202,9 @@ def test_unreadable_file_exits_2_without_traceback(
     def denied(*args: Any, **kwargs: Any) -> Any:
         raise PermissionError(13, "Permission denied")
 
-    monkeypatch.setattr(cli, "report_path", denied)
-    monkeypatch.setattr(cli, "scan_traces", denied)
+    # The commands import these when they run: patch them where they live.
+    monkeypatch.setattr("actiontrace.analysis.report.report_path", denied)
+    monkeypatch.setattr("actiontrace.output.reader.scan_traces", denied)
     code, _, err = run(capsys, command, str(tmp_path))
     assert code == 2
     assert err == f"actiontrace: error: cannot read {tmp_path}: Permission denied\n"

@@ -260,25 +260,25 @@ def test_create_from_turn_action_rejects_invalid_input(
 
 
 def test_factory_rules_apply_to_every_trace_it_creates() -> None:
-    factory = ActionExecutionTraceFactory(sensitive_fields=["pin"], safe_fields=["token_count"])
+    factory = ActionExecutionTraceFactory(sensitive_fields=["vault"], safe_fields=["token_count"])
     for _ in range(2):
         trace = factory.create_trace(
             action_id="bank:withdraw",
             actor_id="p",
-            turn_action={"actionDefinitionId": "bank:withdraw", "parameters": {"pin": 1234}},
+            turn_action={"actionDefinitionId": "bank:withdraw", "parameters": {"vault": 1234}},
         )
         trace.capture_dispatch_start()
-        trace.capture_event_payload({"pin": 1234, "token_count": 3, "token": "t", "amount": 5})
-        trace.capture_dispatch_result({"success": True, "metadata": {"userPin": 1}})
+        trace.capture_event_payload({"vault": 1234, "token_count": 3, "token": "t", "amount": 5})
+        trace.capture_dispatch_result({"success": True, "metadata": {"userVault": 1}})
         data = trace.to_dict()
-        assert data["turnAction"]["parameters"] == {"pin": REDACTED}
+        assert data["turnAction"]["parameters"] == {"vault": REDACTED}
         assert data["eventPayload"] == {
-            "pin": REDACTED,
+            "vault": REDACTED,
             "token_count": 3,
             "token": REDACTED,
             "amount": 5,
         }
-        assert data["result"]["metadata"] == {"userPin": REDACTED}  # type: ignore[index]
+        assert data["result"]["metadata"] == {"userVault": REDACTED}  # type: ignore[index]
 
 
 def test_factory_without_rules_does_not_redact_user_fields() -> None:
@@ -286,8 +286,8 @@ def test_factory_without_rules_does_not_redact_user_fields() -> None:
         action_id="a", actor_id="p", turn_action={"actionDefinitionId": "a"}
     )
     trace.capture_dispatch_start()
-    trace.capture_event_payload({"pin": 1234})
-    assert trace.to_dict()["eventPayload"] == {"pin": 1234}
+    trace.capture_event_payload({"vault": 1234})
+    assert trace.to_dict()["eventPayload"] == {"vault": 1234}
 
 
 @pytest.mark.parametrize("argument", ["sensitive_fields", "safe_fields"])

@@ -84,3 +84,65 @@ def test_library_logs_reach_no_terminal_unless_configured():
     )
     assert "should not be seen" in out.stderr
     assert logging.getLogger("actiontrace").handlers
+
+
+def test_level_methods_make_a_safe_log_serve_as_a_logger():
+    rec = Recorder()
+    log = SafeLog(rec)
+    log.debug("d %s", 1)
+    log.info("i")
+    log.warning("w")
+    log.error("e 100%")  # no arguments: a lone % is not a format
+    assert rec.lines == [("debug", "d 1"), ("info", "i"), ("warning", "w"), ("error", "e 100%")]
+
+    class Raising:
+        def __getattr__(self, level):
+            def fail(msg):
+                raise RuntimeError(msg)
+
+            return fail
+
+    broken = SafeLog(Raising())
+    for method in (broken.debug, broken.info, broken.warning, broken.error):
+        method("never raises")
+
+
+def test_a_lock_held_by_another_thread_at_a_fork_does_not_hang_the_child():
+    import os
+    import threading
+    import time
+
+    if not hasattr(os, "fork"):
+        return
+    rec = Recorder()
+    log = SafeLog(rec)
+    held = threading.Event()
+    release = threading.Event()
+
+    def hold():
+        with log._lock:
+            held.set()
+            release.wait(20)
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    assert held.wait(10)
+    try:
+        pid = os.fork()
+        if pid == 0:  # pragma: no cover - measured in the child
+            log.limited("disk", "from the child")
+            os._exit(0 if rec.lines[-1] == ("warning", "from the child") else 1)
+        deadline = time.monotonic() + 20
+        while True:
+            done, status = os.waitpid(pid, os.WNOHANG)
+            if done:
+                break
+            if time.monotonic() > deadline:
+                os.kill(pid, 9)
+                os.waitpid(pid, 0)
+                raise AssertionError("the child hung on the parent's lock")
+            time.sleep(0.01)
+        assert os.waitstatus_to_exitcode(status) == 0
+    finally:
+        release.set()
+        holder.join(10)

@@ -46,13 +46,17 @@ def attributes(pairs: Any) -> dict[str, Any]:
 class OTLPReceiver:
     """A minimal OTLP/HTTP trace receiver: POST /v1/traces, protobuf, optional gzip/deflate."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, keep_alive: bool = False) -> None:
         self.requests: list[ExportTraceServiceRequest] = []
         self.headers: list[dict[str, str]] = []
+        self.ports: list[int] = []  # the client's port of each request: which connection it used
         self.status = 200
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
+            # HTTP/1.1 keeps a connection open between requests, as a real Collector does.
+            protocol_version = "HTTP/1.1" if keep_alive else "HTTP/1.0"
+
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
                 encoding = (self.headers.get("Content-Encoding") or "").lower()
@@ -67,6 +71,7 @@ class OTLPReceiver:
                 request.ParseFromString(body)
                 receiver.headers.append({k.lower(): v for k, v in self.headers.items()})
                 receiver.requests.append(request)
+                receiver.ports.append(self.client_address[1])
                 reply = ExportTraceServiceResponse().SerializeToString()
                 self.send_response(receiver.status)
                 self.send_header("Content-Type", "application/x-protobuf")

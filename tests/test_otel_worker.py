@@ -21,7 +21,6 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExporter, Sp
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from actiontrace import ActionExecutionTraceFactory
-from actiontrace import otel as otel_module
 from actiontrace.otel import DEFAULT_MAX_QUEUE_SIZE, OTelTraceSink
 
 WORKER = "actiontrace-otel-sink"
@@ -107,12 +106,14 @@ def test_write_trace_returns_at_once_while_the_worker_is_held_and_drops_past_the
         with caplog.at_level(logging.WARNING, logger="actiontrace"):
             for index in range(1, 51):
                 sink.write_trace(finished_trace(index))
-        took = time.monotonic() - began
-        assert took < 5.0  # a blocking write would wait for the gate's 10 s
-        assert sink.stats["dropped"] == 45
-        assert caplog.text.count("queue full (max_queue_size=5)") == 1  # rate-limited
-        gate.release.set()
-        assert sink.flush() is True
+            took = time.monotonic() - began
+            assert took < 5.0  # a blocking write would wait for the gate's 10 s
+            assert sink.stats["dropped"] == 45
+            assert "queue full" not in caplog.text  # never logged on the caller's thread
+            gate.release.set()
+            assert sink.flush() is True
+        # The worker reports the drops in one warning once it is free again.
+        assert caplog.text.count("queue full (max_queue_size=5): 45 traces dropped") == 1
         assert sink.stats["spans"] == 6
         assert gate.names == [f"core:act{i}" for i in range(6)]
     finally:
@@ -179,7 +180,7 @@ def test_close_with_a_stuck_worker_returns_in_time_and_counts_the_queue_as_dropp
             sink.close(timeout=0.3)
         assert time.monotonic() - began < 5.0
         assert sink.stats["dropped"] == queued
-        assert ("queued trace(s) dropped" in caplog.text) is bool(queued)
+        assert ("queued trace(s) were not written" in caplog.text) is bool(queued)
     finally:
         gate.release.set()
         provider.shutdown()
@@ -269,33 +270,6 @@ def test_a_logger_that_raises_stops_neither_the_worker_nor_the_caller() -> None:
     provider.shutdown()
 
 
-def test_repeated_warnings_are_rate_limited_then_say_how_many_were_held_back(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    now = [100.0]
-    monkeypatch.setattr(otel_module, "_monotonic", lambda: now[0])
-    lines: list[str] = []
-
-    class Recorder:
-        def warning(self, msg: str, *args: Any) -> None:
-            lines.append(msg % args)
-
-        debug = info = error = warning
-
-    say = otel_module._Say(Recorder())
-    say.limited("full", "queue full: %d", 1)
-    say.limited("full", "queue full: %d", 2)
-    say.limited("full", "queue full: %d", 3)
-    say.limited("other", "another kind")
-    now[0] += 5.0
-    say.limited("full", "queue full: %d", 4)
-    assert lines == [
-        "queue full: 1",
-        "another kind",
-        "queue full: 4 (2 similar warning(s) suppressed)",
-    ]
-
-
 CHILD = textwrap.dedent(
     """
     from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
@@ -329,3 +303,26 @@ def test_a_sink_never_closed_exports_its_queue_at_interpreter_exit() -> None:
     assert done.returncode == 0, done.stderr
     exported = sorted(line for line in done.stdout.splitlines() if line.startswith("exported"))
     assert exported == [f"exported core:act{index}" for index in range(5)]
+
+
+def test_a_failed_trace_at_a_full_queue_evicts_a_queued_success() -> None:
+    sink, gate, provider = held_sink(max_queue_size=2)
+    try:
+        sink.write_trace(finished_trace(0))
+        assert gate.entered.wait(10)
+        sink.write_trace(finished_trace(1))
+        sink.write_trace(finished_trace(2))
+        failed = ActionExecutionTraceFactory().create_trace(
+            action_id="core:broken", actor_id="hero", turn_action={"actionDefinitionId": "x"}
+        )
+        failed.capture_dispatch_start()
+        failed.capture_error(ValueError("boom"))
+        sink.write_trace(failed)  # the queue is full: core:act1 makes room for it
+        gate.release.set()
+        assert sink.flush() is True
+        assert gate.names == ["core:act0", "core:act2", "core:broken"]
+        assert sink.stats["dropped"] == 1 and sink.stats["spans"] == 3
+    finally:
+        gate.release.set()
+        sink.close()
+        provider.shutdown()

@@ -1,7 +1,8 @@
-"""The output service: enqueue on the caller's thread, write on one writer thread (SPEC §6)."""
+"""The output service: enqueue on the caller's thread, write on one writer thread."""
 
 from __future__ import annotations
 
+import gc
 import json
 import logging
 import os
@@ -9,6 +10,7 @@ import subprocess
 import sys
 import threading
 import time
+import weakref
 from pathlib import Path
 from typing import Any
 
@@ -20,9 +22,10 @@ from actiontrace import (
     InvalidArgumentError,
     read_traces,
 )
+from actiontrace import logs as logs_module
 from actiontrace.output import service as service_module
 from actiontrace.output import sinks
-from actiontrace.output.service import _is_failure
+from actiontrace.output.worker import _REGISTRY, _close_all, is_failure
 
 
 def make_trace(n: int, outcome: str = "success") -> ActionExecutionTrace:
@@ -250,7 +253,7 @@ def test_close_writes_everything_still_queued(tmp_path: Path) -> None:
 
 def test_close_is_idempotent_and_stops_the_writer_thread(tmp_path: Path) -> None:
     svc = ActionTraceOutputService(tmp_path)
-    writer = svc._thread
+    writer = svc._worker.thread
     svc.close()
     svc.close()
     assert not writer.is_alive()
@@ -288,8 +291,8 @@ def test_close_called_from_the_writer_thread_does_not_deadlock(tmp_path: Path) -
             return super().to_dict()
 
     svc.write_trace(Closer(1))
-    svc._thread.join(10)
-    assert not svc._thread.is_alive()
+    svc._worker.thread.join(10)
+    assert not svc._worker.thread.is_alive()
     svc.close()
     assert svc.stats["written"] == 1
 
@@ -435,7 +438,7 @@ def test_drops_are_reported_in_one_rate_limited_warning(
 def test_drops_after_a_report_are_reported_once_the_interval_has_passed(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    monkeypatch.setattr(service_module, "_LOG_INTERVAL", 0.3)
+    monkeypatch.setattr(logs_module, "LOG_INTERVAL", 0.3)
     with caplog.at_level(logging.WARNING, "actiontrace"):
         with ActionTraceOutputService(tmp_path, max_queue_size=1) as svc:
             for _ in range(2):
@@ -470,7 +473,7 @@ def test_drops_after_a_report_are_reported_once_the_interval_has_passed(
 def test_failure_is_judged_from_status_and_has_error_without_to_dict(
     trace: Any, failure: bool
 ) -> None:
-    assert _is_failure(trace) is failure
+    assert is_failure(trace) is failure
 
 
 # -- trouble from traces, loggers and bugs --------------------------------------------------------
@@ -527,16 +530,16 @@ def test_a_logger_that_raises_never_stops_the_service(tmp_path: Path) -> None:
 def test_a_writer_bug_counts_the_batch_failed_and_the_writer_survives(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    real_process = service_module.ActionTraceOutputService._process
+    real_write = service_module._FileWriter.write
     raised: list[int] = []
 
-    def buggy(self: Any, batch: Any, first: int) -> None:
-        if len(batch) == 3 and not raised:  # the batch queued behind the gate
-            raised.append(first)
+    def buggy(self: Any, batch: Any) -> None:
+        if len(batch.items) == 2 and not raised:  # the batch queued behind the gate (a0 evicted)
+            raised.append(1)
             raise RuntimeError("a bug")
-        real_process(self, batch, first)
+        real_write(self, batch)
 
-    monkeypatch.setattr(service_module.ActionTraceOutputService, "_process", buggy)
+    monkeypatch.setattr(service_module._FileWriter, "write", buggy)
     with caplog.at_level(logging.ERROR, "actiontrace"):
         with ActionTraceOutputService(tmp_path, max_queue_size=2) as svc:
             gate = hold(svc)
@@ -596,44 +599,31 @@ def test_traces_still_queued_at_interpreter_exit_are_written(tmp_path: Path) -> 
     assert action_ids(tmp_path) == [f"core:a{n}" for n in range(2000)]
 
 
-def test_a_closed_service_is_unregistered_from_atexit(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    removed: list[Any] = []
-    monkeypatch.setattr(service_module.atexit, "unregister", removed.append)
+def test_a_closed_service_leaves_the_exit_registry_and_can_be_collected(tmp_path: Path) -> None:
     svc = ActionTraceOutputService(tmp_path)
+    worker = svc._worker
+    assert worker in _REGISTRY
     svc.close()
-    svc.close()
-    assert removed == [svc._close_at_exit]
+    assert worker not in _REGISTRY
+    gone = weakref.ref(svc)
+    del svc, worker
+    gc.collect()
+    assert gone() is None  # the registry is weak: a closed service is not kept alive by it
+
+
+def test_the_one_exit_hook_closes_every_open_service(tmp_path: Path) -> None:
+    first = ActionTraceOutputService(tmp_path / "a")
+    second = ActionTraceOutputService(tmp_path / "b")
+    first.write_trace(make_trace(0))
+    second.write_trace(make_trace(1))
+    _close_all()
+    assert first.closed and second.closed
+    assert action_ids(tmp_path / "a") == ["core:a0"] and action_ids(tmp_path / "b") == ["core:a1"]
 
 
 def test_the_atexit_hook_closes_the_service(tmp_path: Path) -> None:
     svc = ActionTraceOutputService(tmp_path)
     svc.write_trace(make_trace(0))
     svc._close_at_exit()
-    assert svc.closed and not svc._thread.is_alive()
+    assert svc.closed and not svc._worker.thread.is_alive()
     assert json.loads(next(tmp_path.iterdir()).read_text())["metadata"]["actionId"] == "core:a0"
-
-
-def test_the_safe_logger_passes_every_level_on_and_swallows_logger_errors() -> None:
-    from actiontrace.output.service import _SafeLogger
-
-    seen: list[tuple[str, str]] = []
-
-    class Recording:
-        def __getattr__(self, level: str) -> Any:
-            return lambda message: seen.append((level, message))
-
-    class Raising:
-        def __getattr__(self, level: str) -> Any:
-            def fail(message: str) -> None:
-                raise RuntimeError(message)
-
-            return fail
-
-    for logger in (_SafeLogger(Recording()), _SafeLogger(Raising())):
-        logger.debug("d")
-        logger.info("i")
-        logger.warning("w")
-        logger.error("e")
-    assert seen == [("debug", "d"), ("info", "i"), ("warning", "w"), ("error", "e")]

@@ -1,4 +1,4 @@
-"""A process killed with SIGKILL loses nothing it flushed, and leaves readable files (SPEC §6)."""
+"""A process killed with SIGKILL loses nothing it flushed, and leaves readable files."""
 
 from __future__ import annotations
 

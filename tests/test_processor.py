@@ -188,7 +188,11 @@ def test_target_id_is_included_when_the_turn_action_names_one(
     run(CommandProcessor(dispatch), {"id": "p1"}, turn_action)
     payload = dispatch.calls[0][1]
     assert payload["targetId"] == target
-    assert list(payload) == ["eventName", "actorId", "actionId", "targetId", "originalInput"]
+    keys = ["eventName", "actorId", "actionId", "targetId", "originalInput"]
+    if "parameters" in turn_action:  # handlers get the parameters too, to act on them
+        keys.insert(4, "parameters")
+        assert payload["parameters"] == turn_action["parameters"]
+    assert list(payload) == keys
 
 
 @pytest.mark.parametrize(
@@ -366,12 +370,19 @@ def test_dispatch_service_exception_is_the_traces_error() -> None:
     assert trace.to_dict()["result"] is None
 
 
-def test_standard_logger_gets_the_traceback(caplog: pytest.LogCaptureFixture) -> None:
-    processor = CommandProcessor(RecordingDispatch(KeyError("k")))
+def test_standard_logger_gets_the_traceback_as_redacted_text(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    processor = CommandProcessor(RecordingDispatch(KeyError("Bearer abcdefghijklmnopqrstuvwxyz")))
     with caplog.at_level(logging.ERROR, logger="actiontrace"):
         run(processor, {"id": "p1"}, go())
     [record] = caplog.records
-    assert record.exc_info is not None and record.exc_info[0] is KeyError
+    # The traceback is formatted into the message, through the value rules; the raw exception
+    # never reaches the application's handlers.
+    assert record.exc_info is None
+    message = record.getMessage()
+    assert "Traceback (most recent call last)" in message and "KeyError" in message
+    assert "abcdefghijklmnopqrstuvwxyz" not in message
 
 
 def test_unprintable_and_empty_exceptions_are_described() -> None:
@@ -447,10 +458,25 @@ def test_traced_action_records_start_payload_and_result_before_returning() -> No
     assert trace.status == "success"
 
 
-def test_handler_failure_makes_a_failed_trace() -> None:
+def divide_by_zero(payload: Any) -> None:
+    1 / 0  # noqa: B018
+
+
+def test_handler_exception_makes_an_error_trace_with_its_stack() -> None:
     bus = EventBus()
-    bus.subscribe(ATTEMPT_ACTION_ID, lambda payload: 1 / 0)
+    bus.subscribe(ATTEMPT_ACTION_ID, divide_by_zero)
     processor, _, sink = traced(EventDispatchService(bus, RecordingLogger()))
+    assert run(processor, {"id": "p1"}, go())["success"] is False
+    [trace] = sink.traces
+    assert trace.status == "error"
+    data = trace.to_dict()
+    assert data["result"] is None
+    assert data["error"]["type"] == "ZeroDivisionError"
+    assert "divide_by_zero" in data["error"]["stack"]
+
+
+def test_dispatch_service_saying_false_without_an_exception_makes_a_failed_trace() -> None:
+    processor, _, sink = traced(RecordingDispatch(False))
     assert run(processor, {"id": "p1"}, go())["success"] is False
     [trace] = sink.traces
     assert trace.status == "failed"
@@ -889,17 +915,18 @@ def test_tracing_never_changes_the_outcome(broken: Callable[[], dict[str, Any]])
     assert plain_game.positions == {"p1": 2, "p2": 1}
     assert plain_game.inventory == {"p2": ["lamp"], "p3": ["sword"]}
     # ... the traced run wrote one trace per well-formed action, with the right statuses ...
+    # (a handler that raised makes an error trace, as the dispatch service raising does)
     assert [t.status for t in sink.traces] == [
         "success",
         "success",
         "success",
-        "failed",
-        "failed",
+        "error",
+        "error",
         "error",
         "success",
         "success",
         "success",
-        "failed",
+        "error",
         "success",
     ]
     # ... and every broken component was really called (and so really failed).
@@ -956,6 +983,9 @@ def test_integration_guide_snippets_run(tmp_path: Path, monkeypatch: pytest.Monk
     assert len(blocks) >= 8
     monkeypatch.chdir(tmp_path)
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # the guide's temp dirs land here
+    from actiontrace.pipeline import default as tracer_module
+
+    monkeypatch.setattr(tracer_module, "_default", None)  # the guide configures its own
     namespace: dict[str, Any] = {"__name__": "integration_guide"}
     for index, block in enumerate(blocks):
         exec(compile(block, f"integration.md block {index}", "exec"), namespace)

@@ -91,8 +91,10 @@ async def test_a_failed_dispatch_marks_the_spans_failure_and_a_raise_marks_them_
     result = await processor.dispatch_action({"id": "hero"}, _turn("core:open"))
     assert result["success"] is False
     spans = _spans(factory.made[0])
-    assert spans["dispatch_event"].status == "failure"
-    assert spans["dispatch_action"].status == "failure"
+    # The handler's exception, handed over by the dispatch service, is the spans' error.
+    assert spans["dispatch_event"].status == "error"
+    assert spans["dispatch_event"].error["message"] == "locked"
+    assert spans["dispatch_action"].status == "error"
     assert out.traces == [factory.made[0]]  # no filter and factory: no execution trace
 
     class Exploding:

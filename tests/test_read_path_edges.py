@@ -271,7 +271,7 @@ def test_show_reports_a_fault_met_while_reading(
         raise PermissionError(13, "Permission denied")
         yield  # pragma: no cover
 
-    monkeypatch.setattr("actiontrace.cli.scan_traces", failing)
+    monkeypatch.setattr("actiontrace.output.reader.scan_traces", failing)
     for extra in ([], ["--tree"]):
         assert main(["show", str(tmp_path), *extra]) == 2
         err = capsys.readouterr().err

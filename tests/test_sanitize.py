@@ -108,9 +108,18 @@ def test_absurdly_long_key_counts_as_sensitive() -> None:
     assert list(sanitize_payload({key: "v"}).values()) == [REDACTED]
 
 
-@pytest.mark.parametrize("value", ["hunter2", 1234, 12.5, True, None, b"raw"])
+@pytest.mark.parametrize("value", ["hunter2", 1234, 12.5, b"raw"])
 def test_sensitive_key_scalar_becomes_redacted(value: Any) -> None:
     assert sanitize_payload({"password": value}) == {"password": REDACTED}
+
+
+@pytest.mark.parametrize("value", [True, False, None])
+def test_a_flag_under_a_sensitive_key_is_kept(value: Any) -> None:
+    assert sanitize_payload({"hasSecret": value, "password": value}) == {
+        "hasSecret": value,
+        "password": value,
+    }
+    assert sanitize_payload({"tokens": [value, "t0k3n-value"]}) == {"tokens": [value, REDACTED]}
 
 
 def test_sensitive_key_container_keeps_its_shape() -> None:
@@ -137,7 +146,7 @@ def test_sensitive_key_container_keeps_its_shape() -> None:
 
 def test_list_under_a_sensitive_key_keeps_its_length() -> None:
     out = sanitize_payload({"tokens": ["a", 4, None, True, 1.5, math.nan, b"x", ["y"]]})
-    assert out == {"tokens": [REDACTED] * 7 + [[REDACTED]]}
+    assert out == {"tokens": [REDACTED, REDACTED, None, True] + [REDACTED] * 3 + [[REDACTED]]}
     assert sanitize_payload({"tokens": []}) == {"tokens": []}
 
 
@@ -586,15 +595,18 @@ def test_compact_json_refuses_what_json_cannot_hold() -> None:
 
 
 def test_user_sensitive_fields_are_matched_like_the_built_in_ones() -> None:
-    rules = {"sensitive_fields": ["ssn", "homeAddress"]}
-    assert is_sensitive_key("ssn", **rules)
-    assert is_sensitive_key("userSSN", **rules)
+    rules = {"sensitive_fields": ["dob", "homeAddress"]}
+    assert is_sensitive_key("dob", **rules)
+    assert is_sensitive_key("userDOB", **rules)
+    assert is_sensitive_key("dob_hash", **rules)
     assert is_sensitive_key("home_address", **rules)
     assert is_sensitive_key("HOME-ADDRESSES", **rules)
-    assert not is_sensitive_key("lesson", **rules)
-    assert not is_sensitive_key("ssn")
-    out = sanitize_payload({"ssn": "123", "home_address": "x", "lesson": 1}, **rules)
-    assert out == {"ssn": REDACTED, "home_address": REDACTED, "lesson": 1}
+    assert is_sensitive_key("myhomeaddress", **rules)  # five letters or more: run together too
+    assert not is_sensitive_key("adobe", **rules)  # a short name counts as a whole word only
+    assert not is_sensitive_key("home_address_count", **rules)
+    assert not is_sensitive_key("dob")
+    out = sanitize_payload({"dob": "1990-01-01", "home_address": "x", "adobe": 1}, **rules)
+    assert out == {"dob": REDACTED, "home_address": REDACTED, "adobe": 1}
 
 
 def test_safe_fields_exempt_whole_keys_case_and_separator_insensitively() -> None:

@@ -20,7 +20,6 @@ from actiontrace import (
     EventBus,
     EventDispatchService,
     InvalidArgumentError,
-    cli,
     read_traces,
 )
 from actiontrace.analysis.tree import (
@@ -548,7 +547,7 @@ def test_real_linked_traces_read_back_form_one_nested_tree(played: Path) -> None
         "   └─ core:defeated",
         "      └─ steps",
     ]
-    assert "core:defeated · orc · ✗ FAILED" in structure[4]
+    assert "core:defeated · orc · ✗ ERROR" in structure[4]  # its handler raised
     # The handler's spans nest under dispatch_event, two levels below the root span.
     first_waterfall = attack_tree[3:8]
     assert [line[3:].split("|")[0].rstrip() for line in first_waterfall] == [
@@ -594,7 +593,7 @@ def test_cli_show_tree_read_fault_exits_2(
     def denied(*args: Any, **kwargs: Any) -> Any:
         raise PermissionError(13, "Permission denied")
 
-    monkeypatch.setattr(cli, "scan_traces", denied)
+    monkeypatch.setattr("actiontrace.output.reader.scan_traces", denied)  # the CLI imports it late
     assert main(["show", str(tmp_path), "--tree"]) == 2
     assert capsys.readouterr().err == (
         f"actiontrace: error: cannot read {tmp_path}: Permission denied\n"

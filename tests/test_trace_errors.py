@@ -159,13 +159,40 @@ def test_secret_across_the_stack_clip_point_is_redacted() -> None:
         assert "Z" not in record["stack"]  # type: ignore[operator]
 
 
-@pytest.mark.parametrize("value", [42, "plain text", None, {"code": 1}, ["a"]])
-def test_non_exception_value_has_no_stack_and_its_type_name(value: object) -> None:
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        (42, "42"),
+        (2.5, "2.5"),
+        ("plain text", "plain text"),
+        ("", "Unknown error"),
+        (None, "<NoneType>"),
+        ({"code": 1}, '{"code":1}'),
+        (["a", ("b", 2)], '["a",["b",2]]'),
+        (object(), "<object>"),
+    ],
+)
+def test_non_exception_value_has_no_stack_and_its_type_name(value: object, message: str) -> None:
     record = error_record(value)
     assert record["stack"] is None
     assert record["type"] == type(value).__name__
     assert record["cause"] is None
-    assert record["message"] == (str(value) or "Unknown error")
+    assert record["message"] == message
+
+
+def test_a_non_exception_value_never_shows_its_str_or_a_secret() -> None:
+    class Holder:
+        def __str__(self) -> str:
+            return "password=hunter2"
+
+    assert error_record(Holder())["message"] == "<Holder>"
+    assert error_record("login failed, password: hunter2")["message"] == (
+        "login failed, password: [REDACTED]"
+    )
+    assert error_record(4111111111111111)["message"] == '"[REDACTED]"'
+    assert error_record({"user": "ann", "pin": 1234})["message"] == (
+        '{"user":"ann","pin":"[REDACTED]"}'
+    )
 
 
 # -- code --------------------------------------------------------------------------------------
@@ -392,4 +419,4 @@ def test_a_raised_dict_value_is_described_without_its_secrets() -> None:
     error = trace.to_dict()["error"]
     assert error["type"] == "dict" and error["stack"] is None
     assert "hunter2" not in trace.to_json()
-    assert error["message"] == "{'reason': 'login failed', 'password': '[REDACTED]'}"
+    assert error["message"] == '{"reason":"login failed","password":"[REDACTED]"}'

@@ -1,4 +1,4 @@
-"""The ``actiontrace`` command line: ``demo``, ``report`` and ``show``.
+"""The ``actiontrace`` command line: ``demo``, ``report`` and ``show``, plus registered extensions.
 
 ``main(argv=None) -> int`` parses the arguments and runs the chosen command; argument errors exit
 with code 2 (argparse), and so do ``report``/``show`` when PATH does not exist or holds no traces
@@ -23,17 +23,16 @@ import re
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import __version__
-from .analysis.report import render_report, report_path
-from .analysis.select import add_selection_arguments, selector
-from .analysis.show import render_record
-from .analysis.text import json_text
-from .analysis.tree import TraceForest
-from .demo import DEFAULT_ACTORS, DEFAULT_OUT, DEFAULT_TURNS, run_demo
-from .output.discovery import display_path
-from .output.reader import ReadStats, TraceRecord, scan_traces
+from .analysis.select import add_selection_arguments
+
+if TYPE_CHECKING:
+    from .output.reader import ReadStats, TraceRecord
+
+# Each command imports what it needs when it runs (``actiontrace --help`` stays fast); the demo's
+# defaults are resolved then too, and the help texts name them.
 
 __all__ = ["build_parser", "fail", "main"]
 
@@ -71,6 +70,12 @@ def _no_traces(path: str, skipped: int) -> int:
 
 
 def _run_demo(args: argparse.Namespace) -> int:
+    from .analysis.report import render_report  # noqa: PLC0415 - see the imports above
+    from .demo import DEFAULT_ACTORS, DEFAULT_OUT, DEFAULT_TURNS, run_demo  # noqa: PLC0415
+
+    args.out = DEFAULT_OUT if args.out is None else args.out
+    args.actors = DEFAULT_ACTORS if args.actors is None else args.actors
+    args.turns = DEFAULT_TURNS if args.turns is None else args.turns
     progress = sys.stderr if sys.stderr.isatty() else None
     result = run_demo(
         args.out, actors=args.actors, turns=args.turns, seed=args.seed, progress=progress
@@ -93,6 +98,10 @@ def _run_demo(args: argparse.Namespace) -> int:
 
 
 def _run_report(args: argparse.Namespace) -> int:
+    from .analysis.report import render_report, report_path  # noqa: PLC0415 - see the imports
+    from .analysis.text import json_text  # noqa: PLC0415
+    from .output.discovery import display_path  # noqa: PLC0415
+
     path: str = args.path
     if not Path(path).exists():
         return fail(f"no such file or directory: {path}")
@@ -131,6 +140,10 @@ def _at_line(path: str) -> tuple[str, int | None]:
 
 
 def _run_show(args: argparse.Namespace) -> int:
+    from .analysis.select import selector  # noqa: PLC0415 - see the imports above
+    from .analysis.show import render_record  # noqa: PLC0415
+    from .output.reader import ReadStats, scan_traces  # noqa: PLC0415
+
     path, at = _at_line(args.path)
     if not Path(path).exists():
         return fail(f"no such file or directory: {path}")
@@ -170,6 +183,8 @@ def _nothing_shown(path: str, stats: ReadStats, chosen: bool) -> int:
 
 
 def _show_tree(path: str, records: Iterator[TraceRecord], stats: ReadStats) -> int:
+    from .analysis.tree import TraceForest  # noqa: PLC0415 - see the imports above
+
     forest = TraceForest()
     shown = 0
     try:
@@ -200,13 +215,9 @@ def build_parser() -> argparse.ArgumentParser:
         description="Play a simulated text-adventure session through the real pipeline with "
         "tracing on, write the traces as JSON Lines, then print the report read back from them.",
     )
-    demo.add_argument("--out", default=DEFAULT_OUT, metavar="DIR", help="trace folder (./traces)")
-    demo.add_argument(
-        "--actors", type=_positive, default=DEFAULT_ACTORS, metavar="N", help="actors (4)"
-    )
-    demo.add_argument(
-        "--turns", type=_positive, default=DEFAULT_TURNS, metavar="N", help="turns (25)"
-    )
+    demo.add_argument("--out", default=None, metavar="DIR", help="trace folder (./traces)")
+    demo.add_argument("--actors", type=_positive, default=None, metavar="N", help="actors (4)")
+    demo.add_argument("--turns", type=_positive, default=None, metavar="N", help="turns (25)")
     demo.add_argument("--seed", type=int, default=None, metavar="S", help="replay a session")
     demo.set_defaults(func=_run_demo)
 

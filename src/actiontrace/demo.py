@@ -1,4 +1,4 @@
-"""``actiontrace demo``: a small simulated text-adventure session, traced end to end (SPEC §7).
+"""``actiontrace demo``: a small simulated text-adventure session, traced end to end.
 
 Several actors take turns in a tiny world (a few rooms, items, a gatekeeper and an oracle). Each
 action goes through the real pipeline: ``CommandProcessor`` -> ``EventDispatchService`` ->
@@ -7,13 +7,14 @@ action goes through the real pipeline: ``CommandProcessor`` -> ``EventDispatchSe
 
 Outcomes are realistic rather than scripted:
 
-* a rule that refuses an action (no exit that way, no such item, target not here) raises in its
-  handler, so the dispatch service returns ``False``: a ``failed`` trace;
+* a rule that refuses an action (no exit that way, no such item, target not here) raises
+  ``RuleRefused`` in its handler, which the rules engine's dispatch service reports as ``False``
+  (a refusal, not a crash): a ``failed`` trace;
 * the "chaos" spell crashes the rules engine itself, which raises through the dispatch service:
   an ``error`` trace with a cause chain;
 * some turn actions carry a password or a bearer token, so the redaction shows in the traces.
 
-The traces are linked (SPEC §9): a successful attack dispatches a ``core:damage`` reaction from
+The traces are linked: a successful attack dispatches a ``core:damage`` reaction from
 inside its handler, and damage that brings the target to zero health dispatches ``core:defeated``,
 so the three share one trace id and nest (``actiontrace show traces --tree``). Every action also
 gets a structured trace of its steps: the processor's ``dispatch_action`` / ``create_payload`` /
@@ -299,13 +300,19 @@ class _RulesEngineService(EventDispatchService):
     async def dispatch_with_error_handling(
         self, event_name: str, payload: Any, context: str
     ) -> bool:
-        """Dispatch as usual, except that evaluating the chaos spell raises ``RulesEngineError``."""
+        """Dispatch; a rule's refusal is ``False``; the chaos spell raises ``RulesEngineError``."""
         if payload.get("actionId") == "magic:cast" and "chaos" in str(payload["originalInput"]):
             try:
                 _ = 1 / 0  # the engine's probability table for chaos is empty
             except ZeroDivisionError as error:
                 raise RulesEngineError("the rules engine crashed evaluating 'chaos'") from error
-        return await super().dispatch_with_error_handling(event_name, payload, context)
+        try:
+            await self.event_bus.dispatch(event_name, payload)
+        except RuleRefused as refused:
+            # The action failed and nothing broke: logged, but not handed over as an error.
+            self._report(event_name, context, refused)
+            return False
+        return True
 
 
 def _turn_action(rng: random.Random, actor: str, world: _World) -> dict[str, Any]:

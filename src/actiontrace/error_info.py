@@ -3,15 +3,10 @@
 from __future__ import annotations
 
 import traceback
+from collections.abc import Mapping
 from typing import Any
 
-from .sanitize import (
-    _SECRET_SCAN_MARGIN,
-    SanitizeRules,
-    clean_text,
-    redact_secrets,
-    sanitize_to_json,
-)
+from .sanitize import _SECRET_SCAN_MARGIN, SanitizeRules, clean_text, sanitize_to_json
 from .types import ErrorInfo
 
 __all__ = ["MAX_CAUSE_DEPTH", "MAX_MESSAGE_CHARS", "MAX_STACK_CHARS", "describe_error"]
@@ -28,31 +23,50 @@ MAX_MESSAGE_CHARS = 64 * 1024
 _CODE_LIMIT = 4096
 
 
-def _type_name(error: object) -> str:
+_MAX_TYPE_CHARS = 256
+
+
+def _type_name(error: object, rules: SanitizeRules) -> str:
+    """Return the class name through the value rules: a class may be named after a token."""
     try:
         name = type(error).__name__
     except Exception:  # pragma: no cover - a metaclass that breaks __name__
         return "object"
-    return name if isinstance(name, str) and name else "object"
+    if not isinstance(name, str) or not name:
+        return "object"
+    if len(name) > _MAX_TYPE_CHARS:
+        kept = rules.redact(clean_text(name[: _MAX_TYPE_CHARS + _SECRET_SCAN_MARGIN]))
+        return f"{kept[:_MAX_TYPE_CHARS]}...[Truncated]"
+    return rules.redact(clean_text(name))
+
+
+def _value_message(error: object, rules: SanitizeRules) -> str:
+    """Return the message of a captured value that is not an exception."""
+    kind = type(error)  # type(): never the object's own __class__
+    if issubclass(kind, str):
+        return str.__str__(error)
+    if issubclass(kind, (Mapping, list, tuple, set, frozenset, int, float)):
+        # Details handed over as data: the compact JSON of their sanitised copy.
+        return sanitize_to_json(error, rules, MAX_MESSAGE_CHARS)[1]
+    return f"<{_type_name(error, rules)}>"
 
 
 def _message(error: object, rules: SanitizeRules) -> str:
-    if issubclass(type(error), (dict, list)):  # type(): never the object's own __class__
-        # A raised dict or list of details: ``str()`` of its sanitised copy, which reads the same
-        # unless a key would have shown a password.
-        error = sanitize_to_json(error, rules, MAX_MESSAGE_CHARS)[0]
-    try:
-        text = str(error)
-    except Exception:
-        return f"<unprintable {_type_name(error)} object>"
-    if not isinstance(text, str):  # pragma: no cover - str() always returns a str
-        return f"<unprintable {_type_name(error)} object>"
+    if isinstance(error, BaseException):
+        try:
+            text = str(error)
+        except Exception:
+            return f"<unprintable {_type_name(error, rules)} object>"
+        if not isinstance(text, str):  # pragma: no cover - str() always returns a str
+            return f"<unprintable {_type_name(error, rules)} object>"
+    else:
+        text = _value_message(error, rules)
     if not text:
         return "Unknown error"
     if len(text) <= MAX_MESSAGE_CHARS:
-        return redact_secrets(clean_text(text))
+        return rules.redact(clean_text(text))
     # Redact before clipping (a secret across the clip point is seen whole), on a bounded window.
-    head = redact_secrets(clean_text(text[: MAX_MESSAGE_CHARS + _SECRET_SCAN_MARGIN]))
+    head = rules.redact(clean_text(text[: MAX_MESSAGE_CHARS + _SECRET_SCAN_MARGIN]))
     head = head[:MAX_MESSAGE_CHARS]
     return f"{head}...[Truncated: {max(len(text) - len(head), 1)} more chars]"
 
@@ -63,11 +77,11 @@ def _stack(error: object, rules: SanitizeRules, chain: bool) -> str | None:
     try:
         text = "".join(traceback.format_exception(error, chain=chain))
     except Exception:
-        text = f"{_type_name(error)}: {_message(error, rules)}\n"
+        text = f"{_type_name(error, rules)}: {_message(error, rules)}\n"
     if len(text) <= MAX_STACK_CHARS:
-        return redact_secrets(clean_text(text))
+        return rules.redact(clean_text(text))
     # Redact before clipping (a secret across the clip point is seen whole), on a bounded window.
-    tail = redact_secrets(clean_text(text[-(MAX_STACK_CHARS + _SECRET_SCAN_MARGIN) :]))
+    tail = rules.redact(clean_text(text[-(MAX_STACK_CHARS + _SECRET_SCAN_MARGIN) :]))
     tail = tail[-MAX_STACK_CHARS:]
     return f"[Truncated: {max(len(text) - len(tail), 1)} chars]...{tail}"
 
@@ -97,7 +111,7 @@ def _next_link(error: object) -> object | None:
 
 
 def describe_error(error: object, rules: SanitizeRules, timestamp: float) -> ErrorInfo:
-    """Build the error record of SPEC §3 for ``error``; never raises.
+    """Build the trace's error record for ``error`` (any exception, or any value); never raises.
 
     The ``cause`` chain follows ``__cause__``, else an unsuppressed ``__context__``, and stops at
     ``MAX_CAUSE_DEPTH`` links or at an exception it has already recorded (a cycle).
@@ -115,7 +129,7 @@ def describe_error(error: object, rules: SanitizeRules, timestamp: float) -> Err
         item = links[depth]
         record = {
             "message": _message(item, rules),
-            "type": _type_name(item),
+            "type": _type_name(item, rules),
             "stack": _stack(item, rules, chain=depth == 0),
             "timestamp": timestamp,
             "code": _code(item, rules),

@@ -1,4 +1,4 @@
-"""``ActionExecutionTraceFactory``: validated creation of traces, with logging (SPEC §5)."""
+"""``ActionExecutionTraceFactory``: validated creation of traces, with logging (reference §5)."""
 
 from __future__ import annotations
 
@@ -27,6 +27,13 @@ class LoggerLike(Protocol):
     def error(self, msg: str, /, *args: Any, **kwargs: Any) -> Any: ...  # noqa: D102
 
 
+# A library never prints: nothing reaches a terminal unless the application configures logging.
+# Set here, where the library's logger is handed out, so that ``import actiontrace`` stays light
+# (the package root sets it already when the application imported logging first).
+if not any(isinstance(h, logging.NullHandler) for h in logging.getLogger("actiontrace").handlers):
+    logging.getLogger("actiontrace").addHandler(logging.NullHandler())
+
+
 def ensure_logger(logger: object, argument: str = "logger") -> LoggerLike:
     """Return ``logger`` (``None``: the ``actiontrace`` logger); reject one lacking the API."""
     if logger is None:
@@ -48,7 +55,7 @@ class ActionExecutionTraceFactory:
     """Creates ``ActionExecutionTrace`` objects after validating their inputs.
 
     ``sensitive_fields`` and ``safe_fields`` extend the sanitiser's rules for every trace it makes.
-    Custom metadata (SPEC §9.2) comes from four sources, later ones winning: ``metadata`` (added to
+    Custom metadata comes from four sources, later ones winning: ``metadata`` (added to
     every trace), ``metadata_providers`` (callables returning a mapping, called once per trace),
     ``create_trace(metadata=...)``, and ``trace.set_metadata()``.
     """
@@ -112,12 +119,20 @@ class ActionExecutionTraceFactory:
             try:
                 extra = provider()
             except Exception as error:
-                self._logger.warning(f"Metadata provider {provider!r} failed: {error!r}; skipped")
+                self._logger.warning(
+                    # str(), not repr(): escapes would hide a token's shape from the value rules
+                    self._rules.redact(
+                        f"Metadata provider {provider!r} failed "
+                        f"({type(error).__name__}: {error}); skipped"
+                    )
+                )
                 continue
             if not isinstance(extra, Mapping):
                 self._logger.warning(
-                    f"Metadata provider {provider!r} returned a {type(extra).__name__}, "
-                    "not a mapping; skipped"
+                    self._rules.redact(
+                        f"Metadata provider {provider!r} returned a {type(extra).__name__}, "
+                        "not a mapping; skipped"
+                    )
                 )
                 continue
             merged.update(extra)
@@ -137,8 +152,8 @@ class ActionExecutionTraceFactory:
     ) -> ActionExecutionTrace:
         """Validate and create a trace; log and raise ``InvalidArgumentError`` on any failure.
 
-        ``parent`` links the trace to another (SPEC §9.1), ``metadata`` adds custom metadata,
-        ``verbosity`` (default ``standard``) says how much it keeps (SPEC §9.4).
+        ``parent`` links the trace to another, ``metadata`` adds custom metadata,
+        ``verbosity`` (default ``standard``) says how much it keeps.
         """
         try:
             self._validate(action_id, actor_id, turn_action)
@@ -156,13 +171,20 @@ class ActionExecutionTraceFactory:
                 ),
             )
         except Exception as error:
-            self._logger.error(f"Failed to create execution trace: {error}")
-            raise InvalidArgumentError(f"Failed to create execution trace: {error}") from error
+            # The reason may quote an argument: it goes through the value rules like any text.
+            message = self._rules.redact(f"Failed to create execution trace: {error}")
+            self._logger.error(message)
+            raise InvalidArgumentError(message) from error
         logger = self._logger
         if not isinstance(logger, logging.Logger) or logger.isEnabledFor(logging.DEBUG):
-            # The trace's ids, not the arguments: secrets in them are already redacted.
+            # The trace's ids, not the arguments: secrets in them are already redacted; the
+            # line as a whole goes through the value rules too (quotes join a name and a value).
             action, actor = trace.action_id, trace.actor_id
-            logger.debug(f"Created execution trace for action '{action}' by actor '{actor}'")
+            logger.debug(
+                self._rules.redact(
+                    f"Created execution trace for action '{action}' by actor '{actor}'"
+                )
+            )
         return trace
 
     def create_from_turn_action(

@@ -1,4 +1,4 @@
-"""Trace and span identity in W3C Trace Context form (SPEC §9.1).
+"""Trace and span identity in W3C Trace Context form (reference §10).
 
 Ids are generated as integers (cheap to make and to keep) and formatted as lowercase hex only when
 a trace is serialised.

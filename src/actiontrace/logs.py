@@ -9,9 +9,11 @@ credential the trace itself redacts.
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 import traceback
+import weakref
 from typing import Final
 
 from .factory import LoggerLike
@@ -52,13 +54,14 @@ class SafeLog:
     ``key`` went out less than ``LOG_INTERVAL`` seconds ago, and says how many it dropped next time.
     """
 
-    __slots__ = ("_last", "_lock", "_logger", "_suppressed")
+    __slots__ = ("__weakref__", "_last", "_lock", "_logger", "_suppressed")
 
     def __init__(self, logger: LoggerLike) -> None:
         self._logger = logger
         self._lock = threading.Lock()
         self._last: dict[str, float] = {}
         self._suppressed: dict[str, int] = {}
+        _ALL.add(self)
 
     @property
     def logger(self) -> LoggerLike:
@@ -74,6 +77,22 @@ class SafeLog:
             emit(_render(message, args, exc))
         except Exception:  # a broken logger must not stop a worker or reach the game
             return
+
+    def debug(self, message: str, *args: object) -> None:
+        """Log at debug level; never raises (so a ``SafeLog`` serves where a logger is expected)."""
+        self("debug", message, *args)
+
+    def info(self, message: str, *args: object) -> None:
+        """Log at info level; never raises."""
+        self("info", message, *args)
+
+    def warning(self, message: str, *args: object) -> None:
+        """Log at warning level; never raises."""
+        self("warning", message, *args)
+
+    def error(self, message: str, *args: object) -> None:
+        """Log at error level; never raises."""
+        self("error", message, *args)
 
     def limited(
         self,
@@ -95,3 +114,16 @@ class SafeLog:
         if suppressed:
             message = f"{message} ({suppressed} similar message(s) suppressed)"
         self(level, message, *args, exc=exc)
+
+
+_ALL: weakref.WeakSet[SafeLog] = weakref.WeakSet()
+
+
+def _after_fork_in_child() -> None:
+    # Another thread of the parent may have held a lock at the fork: the child starts afresh.
+    for log in list(_ALL):
+        log._lock = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):  # pragma: no branch - every POSIX system has it
+    os.register_at_fork(after_in_child=_after_fork_in_child)

@@ -1,15 +1,18 @@
-"""``OTelTraceSink``: finished traces become OpenTelemetry spans, off the game's thread (SPEC §8).
+"""``OTelTraceSink``: finished traces become OpenTelemetry spans, off the game's thread.
 
 This module is the only one that imports ``opentelemetry`` (the optional ``actiontrace[otel]``
 extra); ``import actiontrace`` never loads it. The sink reads nothing but a trace's ``to_dict()``
-output, which the trace has already sanitised, so nothing unsanitised can reach a span.
+output, which the trace has already sanitised; every string a span carries (name, attributes, event
+names, exception fields) passes the sanitiser's value rules once more, so a dict replayed from a
+file cannot bring a secret into a span either.
 
-Threads: ``write_trace`` only appends the trace to a bounded queue (the shape of
-``logging.handlers.QueueHandler``, as in the output service); one daemon worker thread of the sink
-calls ``to_dict()`` (a complete trace no longer changes, so this is safe on another thread),
-builds the spans and ends them, which hands them to the provider's span processors. The worker is
-a daemon and ``close()`` is registered with ``atexit``: Python joins non-daemon threads *before*
-``atexit`` hooks run, so a non-daemon worker stopped from ``atexit`` would hang the exit.
+Threads: ``write_trace`` only hands the trace to the library's one background worker
+(:mod:`actiontrace.output.worker`, shared with the file output service: bounded queue, batching,
+errors-first eviction, bounded flush and close, exit and fork handling). Its thread calls
+``to_dict()`` (a complete trace no longer changes, so this is safe on another thread), builds the
+spans and ends them, which hands them to the provider's span processors. In a forked child the
+worker is re-created, and the SDK's batch processor re-creates its own, so the child's spans are
+exported too. The public contract is in ``docs/reference.md``.
 
 Mapping of an execution trace dict to a span:
 
@@ -29,10 +32,10 @@ Mapping of an execution trace dict to a span:
   ``failed`` and ``error``; a captured error also as an ``exception`` event with
   ``exception.type``, ``exception.message``, ``exception.stacktrace`` (and the first link of its
   cause chain as ``exception.cause.type`` / ``exception.cause.message``).
-* W3C ids (``metadata.traceId``, ``spanId``, ``parentSpanId``, SPEC §9.1) become the span's
+* W3C ids (``metadata.traceId``, ``spanId``, ``parentSpanId``) become the span's
   trace id, span id and (remote) parent, so linked actions form one tree in the backend.
 
-A structured trace (``metadata.traceType`` ``structured`` or ``action_aware_structured``, SPEC §9.3)
+A structured trace (``metadata.traceType`` ``structured`` or ``action_aware_structured``)
 becomes one span per stored, ended span: same span id; parent = its ``parentId``, or for a root
 span the trace's ``metadata.parentSpanId`` (the execution trace's span); trace id =
 ``metadata.traceId``; name = ``operation``; attributes flattened like a payload under
@@ -50,13 +53,11 @@ never raises into the caller.
 
 from __future__ import annotations
 
-import atexit
 import math
 import re
 import threading
 import time
-from collections import deque
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, Final, TypeGuard
 
 try:
@@ -79,6 +80,9 @@ except ImportError as _missing:  # pragma: no cover - exercised in a subprocess 
 from .arguments import timeout_argument
 from .errors import InvalidArgumentError
 from .factory import LoggerLike, ensure_logger
+from .logs import SafeLog
+from .output.worker import DEFAULT_TIMEOUT, Batch, Worker, is_failure
+from .sanitize import redact_secrets
 
 __all__ = [
     "ATTRIBUTE_PREFIX",
@@ -98,21 +102,18 @@ PAYLOAD_PREFIX: Final = "actiontrace.payload"
 """Attribute name prefix of the flattened payload."""
 
 ATTRIBUTE_PREFIX: Final = "actiontrace.attr"
-METADATA_PREFIX: Final = "actiontrace.metadata"
-"""Prefix of an execution trace's flattened custom metadata (SPEC §9.2)."""
 """Attribute name prefix of a structured span's (and its events') flattened attributes."""
+
+METADATA_PREFIX: Final = "actiontrace.metadata"
+"""Prefix of an execution trace's flattened custom metadata."""
 
 DEFAULT_MAX_QUEUE_SIZE: Final = 10_000
 """Traces waiting for the worker at most; more are dropped and counted."""
-
-DEFAULT_TIMEOUT: Final = 10.0
-"""Seconds ``flush()`` and ``close()`` wait at most by default."""
 
 _SCOPE = "actiontrace"
 _FIXED_ATTRIBUTES = 7  # action_id, actor_id, command, status, payload_size, truncated, payload_cut
 _FIXED_SPAN_ATTRIBUTES = 4  # status, attr_cut, action_id, actor_id (structured spans)
 _UNLIMITED_PAYLOAD_ATTRIBUTES = 1000  # our own cap when the provider sets no count limit
-_LOG_INTERVAL = 5.0  # seconds between two warnings of one kind
 _WORK_SLICE = 0.001  # seconds the worker converts before letting a waiting thread have the GIL
 _INT64 = (-(2**63), 2**63 - 1)
 _HEX32 = re.compile(r"[0-9a-f]{32}")
@@ -137,7 +138,9 @@ _yield_gil = time.sleep
 
 def _leaf(value: Any) -> AttributeValue | None:
     """Return a JSON scalar as an attribute value; ``None`` for null (attributes cannot hold it)."""
-    if isinstance(value, bool | str | float):
+    if isinstance(value, str):
+        return redact_secrets(value)  # a replayed file was never sanitised by this process
+    if isinstance(value, bool | float):
         return value
     if isinstance(value, int):
         # OTLP carries int64; a larger int would fail the whole batch's encoding.
@@ -148,8 +151,10 @@ def _leaf(value: Any) -> AttributeValue | None:
 def _array(items: Sequence[Any]) -> AttributeValue | None:
     """Return a list of JSON scalars of one kind as an array attribute, else ``None``."""
     kinds = {bool if isinstance(item, bool) else type(item) for item in items}
-    if not items or kinds == {str}:
-        return tuple(items)
+    if not items:
+        return ()
+    if kinds == {str}:
+        return tuple(map(redact_secrets, items))
     if kinds == {bool}:
         return tuple(items)
     if kinds <= {int, float}:
@@ -165,7 +170,11 @@ def _walk(value: Any, path: str) -> Iterator[tuple[str, AttributeValue]]:
     while stack:
         where, node = stack.pop()
         if isinstance(node, Mapping):
-            stack.extend(reversed([(f"{where}.{key}", item) for key, item in node.items()]))
+            stack.extend(
+                reversed(
+                    [(f"{where}.{redact_secrets(str(key))}", item) for key, item in node.items()]
+                )
+            )
         elif isinstance(node, list | tuple):
             array = _array(node)
             if array is not None:
@@ -232,7 +241,7 @@ class _PresetIds(IdGenerator):
         return span_id if span_id is not None else self._inner.generate_span_id()
 
     def is_trace_id_random(self) -> bool:
-        # SPEC §9.1 trace ids are random, so a preset one qualifies as much as a generated one.
+        # The library's trace ids are random, so a preset one qualifies as much as a generated one.
         return self._inner.is_trace_id_random()
 
 
@@ -240,7 +249,7 @@ class _PresetIds(IdGenerator):
 
 
 class _Counts:
-    """The sink's counters and the one lock that guards them and the queue."""
+    """The sink's own counters (the worker counts the queue's), and the lock that guards them."""
 
     __slots__ = ("dropped", "exported", "failed", "lock", "skipped", "spans")
 
@@ -252,35 +261,10 @@ class _Counts:
         with self.lock:
             setattr(self, name, getattr(self, name) + amount)
 
-
-class _Say:
-    """Logs through the user's logger; never raises, and rate-limits the warnings that can flood."""
-
-    __slots__ = ("_last", "_logger", "_suppressed")
-
-    def __init__(self, logger: LoggerLike) -> None:
-        self._logger = logger
-        self._last: dict[str, float] = {}
-        self._suppressed: dict[str, int] = {}
-
-    def __call__(self, level: str, message: str, *args: Any) -> None:
-        try:
-            getattr(self._logger, level)(message, *args)
-        except Exception:  # a broken logger must not stop the worker or reach the game
-            return
-
-    def limited(self, key: str, message: str, *args: Any) -> None:
-        """Warn, unless a warning of this ``key`` went out less than _LOG_INTERVAL ago."""
-        now = _monotonic()
-        last = self._last.get(key)
-        if last is not None and now - last < _LOG_INTERVAL:
-            self._suppressed[key] = self._suppressed.get(key, 0) + 1
-            return
-        self._last[key] = now
-        suppressed = self._suppressed.pop(key, 0)
-        if suppressed:
-            message += f" ({suppressed} similar warning(s) suppressed)"
-        self("warning", message, *args)
+    def reset(self) -> None:
+        """Start from zero with a new lock (in a forked child: the parent's counts are its own)."""
+        self.lock = threading.Lock()
+        self.spans = self.exported = self.failed = self.dropped = self.skipped = 0
 
 
 class _CountingExporter(SpanExporter):
@@ -290,11 +274,29 @@ class _CountingExporter(SpanExporter):
     and the batch processor discards that result: this wrapper is where the sink learns of it.
     """
 
-    def __init__(self, inner: SpanExporter, counts: _Counts, logger: _Say) -> None:
+    def __init__(
+        self,
+        inner: SpanExporter,
+        counts: _Counts,
+        logger: SafeLog,
+        renew: Callable[[], SpanExporter] | None = None,
+    ) -> None:
         self._inner = inner
         self._counts = counts
         self._logger = logger
+        self._renew = renew
         self.deadline: float | None = None
+
+    def after_fork(self) -> None:
+        """In a forked child: an exporter of its own, when this one was built here.
+
+        The OTLP exporter keeps HTTP connections open between exports; a child using the ones it
+        inherited would write into the parent's connections and corrupt both streams. Dropping
+        them in the child closes only the child's copies.
+        """
+        self.deadline = None
+        if self._renew is not None:
+            self._inner = self._renew()
 
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
         count = len(spans)
@@ -375,6 +377,32 @@ def _incomplete(trace: Any) -> bool:
         return False
 
 
+class _SpanWriter:
+    """What the worker hands batches to: each trace converted into spans by ``convert``."""
+
+    __slots__ = ("_convert",)
+
+    def __init__(self, convert: Callable[[Any], None]) -> None:
+        self._convert = convert
+
+    def write(self, batch: Batch) -> None:
+        """Convert every trace of ``batch`` (``convert`` never raises), then settle them."""
+        convert = self._convert
+        slice_end = _monotonic() + _WORK_SLICE
+        for trace in batch.items:
+            convert(trace)
+            if _monotonic() >= slice_end:
+                # Hand the GIL over now and then: a thread waiting for it (the game) would
+                # otherwise wait out the interpreter's switch interval (5 ms) behind this
+                # loop. Not after every trace: each handover costs a context switch.
+                _yield_gil(0)
+                slice_end = _monotonic() + _WORK_SLICE
+        batch.settle(len(batch.items), written=len(batch.items))
+
+    def stop(self) -> None:
+        """Release nothing: the provider is flushed and shut down by the sink's ``close()``."""
+
+
 class OTelTraceSink:
     """Turns each finished trace into OpenTelemetry spans on a worker thread; an output service.
 
@@ -396,27 +424,18 @@ class OTelTraceSink:
 
     __slots__ = (
         "__weakref__",
-        "_accepted",
-        "_closed",
+        "_closing",
         "_counting",
         "_counts",
-        "_done",
         "_event_limit",
-        "_idle",
         "_ids",
         "_limit",
-        "_lock",
-        "_max_queue",
         "_provider",
-        "_queue",
         "_random_ids",
         "_say",
-        "_settled",
         "_span_limit",
-        "_stopping",
-        "_thread",
         "_tracer",
-        "_wake",
+        "_worker",
     )
 
     def __init__(
@@ -452,7 +471,7 @@ class OTelTraceSink:
                 raise InvalidArgumentError(
                     "exporter and endpoint apply only when no tracer_provider is given"
                 )
-        self._say = _Say(ensure_logger(logger))
+        self._say = SafeLog(ensure_logger(logger))
         self._counts = _Counts()
         self._counting: _CountingExporter | None = None
         if tracer_provider is None:
@@ -460,9 +479,16 @@ class OTelTraceSink:
                 exporter if exporter is not None else _otlp_exporter(endpoint),
                 self._counts,
                 self._say,
+                # An exporter built here is built afresh in a forked child; a given one is the
+                # caller's to make fork-safe.
+                None if exporter is not None else lambda: _otlp_exporter(endpoint),
             )
+            # No exit hook of its own: the sink's (run first) flushes its queue into the provider,
+            # then shuts it down.
             tracer_provider = TracerProvider(
-                resource=_resource(service_name), id_generator=_PresetIds(RandomIdGenerator())
+                resource=_resource(service_name),
+                id_generator=_PresetIds(RandomIdGenerator()),
+                shutdown_on_exit=False,
             )
             tracer_provider.add_span_processor(BatchSpanProcessor(self._counting))
         self._provider: Any = tracer_provider
@@ -485,38 +511,35 @@ class OTelTraceSink:
         )
         events = limits.max_event_attributes
         self._event_limit = _UNLIMITED_PAYLOAD_ATTRIBUTES if events is None else events
-
-        self._max_queue = max_queue_size
-        self._lock = self._counts.lock
-        self._wake = threading.Condition(self._lock)  # the worker waits here for traces
-        self._settled = threading.Condition(self._lock)  # flush waits here for the worker
-        self._queue: deque[Any] = deque()
-        self._accepted = 0  # traces ever queued
-        self._done = 0  # of those, converted (or given up)
-        self._idle = False
-        self._closed = False
-        self._stopping = False
-        self._thread = threading.Thread(target=self._run, name="actiontrace-otel-sink", daemon=True)
-        self._thread.start()
-        atexit.register(self._close_at_exit)
+        self._closing = False
+        self._worker = Worker(
+            _SpanWriter(self._convert),
+            name="actiontrace-otel-sink",
+            label="OTelTraceSink",
+            log=self._say,
+            max_queue=max_queue_size,
+            at_exit=self._close_at_exit,
+            after_fork=self._after_fork,
+        )
 
     @property
     def stats(self) -> dict[str, int]:
         """Counts: ``spans``, ``exported``, ``failed``, ``dropped``, ``skipped`` (see the class)."""
+        queue = self._worker.stats
         counts = self._counts
         with counts.lock:
             return {
                 "spans": counts.spans,
                 "exported": counts.exported,
                 "failed": counts.failed,
-                "dropped": counts.dropped,
+                "dropped": counts.dropped + queue["dropped"] + queue["failed"],
                 "skipped": counts.skipped,
             }
 
     @property
     def closed(self) -> bool:
         """Whether ``close()`` has been called."""
-        return self._closed
+        return self._worker.closed
 
     # -- the caller's side: enqueue only -----------------------------------------------------------
 
@@ -526,32 +549,14 @@ class OTelTraceSink:
         ``trace``: an ``ActionExecutionTrace``, a structured trace, anything with ``to_dict()``,
         or a trace dict.
         A trace that says it is not finished (``is_complete`` false) is skipped at once; a full
-        queue or a closed sink drops the trace (counted, with a rate-limited warning).
+        queue or a closed sink drops the trace (counted, and reported in a rate-limited warning);
+        a failed or error trace arriving at a full queue evicts a queued successful one instead.
         """
         if _incomplete(trace):
             self._counts.add("skipped")
             self._say("debug", "OTelTraceSink skips an incomplete trace")
             return
-        counts = self._counts
-        with self._lock:
-            if not self._closed and len(self._queue) < self._max_queue:
-                self._queue.append(trace)
-                self._accepted += 1
-                if self._idle:
-                    self._wake.notify()
-                return
-            counts.dropped += 1
-            dropped = counts.dropped
-            closed = self._closed
-        if closed:
-            self._say("debug", "OTelTraceSink is closed: trace dropped")
-        else:
-            self._say.limited(
-                "full",
-                "OTelTraceSink queue full (max_queue_size=%d): traces dropped, %d in all",
-                self._max_queue,
-                dropped,
-            )
+        self._worker.put(trace, failure=is_failure(trace))
 
     # -- flush and close ---------------------------------------------------------------------------
 
@@ -563,10 +568,13 @@ class OTelTraceSink:
         counted as ``failed`` instead of sent (one request already in flight ends by the
         exporter's own timeout). Never raises for a fault of the export.
         """
-        deadline = _monotonic() + timeout_argument(timeout)
-        if self._closed:
+        wait = timeout_argument(timeout)
+        deadline = _monotonic() + wait
+        worker = self._worker
+        if worker.closed:
             return True
-        if not self._wait_converted(deadline):
+        # From inside the worker (a logger, an exporter) it cannot wait for its own conversion.
+        if threading.current_thread() is not worker.thread and not worker.flush(wait):
             return False
         return self._flush_provider(deadline)
 
@@ -577,7 +585,7 @@ class OTelTraceSink:
         then are counted as ``dropped``, like spans that never reached the exporter. Idempotent;
         never raises for a fault of the export. The sink also closes itself at interpreter exit.
         """
-        self._shutdown(timeout_argument(timeout), from_atexit=False)
+        self._shutdown(timeout_argument(timeout))
 
     def __enter__(self) -> OTelTraceSink:
         return self
@@ -586,21 +594,12 @@ class OTelTraceSink:
         self.close()
 
     def _close_at_exit(self) -> None:
-        self._shutdown(DEFAULT_TIMEOUT, from_atexit=True)
+        self._shutdown(DEFAULT_TIMEOUT)
 
-    def _wait_converted(self, deadline: float) -> bool:
-        if threading.current_thread() is self._thread:
-            return (
-                True  # flush from inside the worker (a logger, an exporter): cannot wait on itself
-            )
-        with self._lock:
-            target = self._accepted
-            while self._done < target:
-                remaining = deadline - _monotonic()
-                if remaining <= 0:
-                    return False
-                self._settled.wait(remaining)
-        return True
+    def _after_fork(self) -> None:
+        self._counts.reset()  # the parent's counts are the parent's
+        if self._counting is not None:
+            self._counting.after_fork()
 
     def _flush_provider(self, deadline: float) -> bool:
         counting = self._counting
@@ -618,21 +617,15 @@ class OTelTraceSink:
             if counting is not None:
                 counting.deadline = None
 
-    def _shutdown(self, timeout: float, *, from_atexit: bool) -> None:
+    def _shutdown(self, timeout: float) -> None:
         deadline = _monotonic() + timeout
-        with self._lock:
-            if self._closed:
+        with self._counts.lock:
+            if self._closing:
                 return
-            self._closed = self._stopping = True
-            self._wake.notify()
-        if not from_atexit:
-            atexit.unregister(self._close_at_exit)
+            self._closing = True
         # From inside the worker (a logger, a to_dict calling close) it cannot wait for itself:
         # it finishes its queue on its own after this returns.
-        if threading.current_thread() is not self._thread:
-            self._thread.join(max(0.0, deadline - _monotonic()))
-            if self._thread.is_alive():
-                self._abandon_queue()
+        self._worker.close(timeout)
         self._flush_provider(deadline)
         counting = self._counting
         if counting is None:
@@ -648,42 +641,7 @@ class OTelTraceSink:
         with counts.lock:
             counts.dropped += max(0, counts.spans - counts.exported - counts.failed)
 
-    def _abandon_queue(self) -> None:
-        """Count the traces still queued as dropped: the worker is stuck (a hung exporter)."""
-        with self._lock:
-            lost = len(self._queue)
-            self._queue = deque()
-            self._done += lost
-            self._counts.dropped += lost
-            self._settled.notify_all()
-        if lost:
-            self._say("error", "OTelTraceSink close() timed out; %d queued trace(s) dropped", lost)
-
     # -- the worker thread -------------------------------------------------------------------------
-
-    def _run(self) -> None:
-        while True:
-            with self._lock:
-                while not self._queue and not self._stopping:
-                    self._idle = True
-                    self._wake.wait()
-                    self._idle = False
-                batch, self._queue = self._queue, deque()
-                if not batch:  # stopping, and nothing left
-                    self._settled.notify_all()
-                    return
-            slice_end = _monotonic() + _WORK_SLICE
-            for trace in batch:
-                self._convert(trace)
-                if _monotonic() >= slice_end:
-                    # Hand the GIL over now and then: a thread waiting for it (the game) would
-                    # otherwise wait out the interpreter's switch interval (5 ms) behind this
-                    # loop. Not after every trace: each handover costs a context switch.
-                    _yield_gil(0)
-                    slice_end = _monotonic() + _WORK_SLICE
-            with self._lock:
-                self._done += len(batch)
-                self._settled.notify_all()
 
     def _convert(self, trace: Any) -> None:
         """Turn one queued trace into spans; count the outcome. Never raises."""
@@ -752,10 +710,10 @@ class OTelTraceSink:
             attributes["actiontrace.payload_cut"] = True
         command = (record.get("turnAction") or {}).get("commandString")
         if isinstance(command, str):
-            attributes["actiontrace.command"] = command
+            attributes["actiontrace.command"] = redact_secrets(command)
         # The fixed attributes go last: a count limit the cap misjudged evicts the oldest first.
-        attributes["actiontrace.action_id"] = str(metadata["actionId"])
-        attributes["actiontrace.actor_id"] = str(metadata["actorId"])
+        attributes["actiontrace.action_id"] = redact_secrets(str(metadata["actionId"]))
+        attributes["actiontrace.actor_id"] = redact_secrets(str(metadata["actorId"]))
         attributes["actiontrace.status"] = status
         attributes["actiontrace.payload_size"] = int(captured.get("payloadSize") or 0)
         attributes["actiontrace.truncated"] = bool(captured.get("truncated"))
@@ -763,7 +721,7 @@ class OTelTraceSink:
         trace_id = _hex_id(metadata.get("traceId"), _HEX32)
         parent_id = _hex_id(metadata.get("parentSpanId"), _HEX16)
         span = self._start(
-            str(metadata["actionId"]),
+            redact_secrets(str(metadata["actionId"])),
             trace_id,
             _hex_id(metadata.get("spanId"), _HEX16),
             # A parent without a trace id cannot be placed: the span becomes a root.
@@ -777,7 +735,11 @@ class OTelTraceSink:
                 for key, name in _PHASE_FIELDS
                 if (value := _leaf(phase.get(key))) is not None
             }
-            span.add_event(str(phase.get("phase")), fields, timestamp=at(phase.get("timestamp")))
+            span.add_event(
+                redact_secrets(str(phase.get("phase"))),
+                fields,
+                timestamp=at(phase.get("timestamp")),
+            )
         error = record.get("error")
         if isinstance(error, Mapping):
             span.add_event("exception", _exception_attributes(error), at(error.get("timestamp")))
@@ -815,7 +777,7 @@ class OTelTraceSink:
         for key, name in (("actionId", "action_id"), ("actorId", "actor_id")):
             value = metadata.get(key, record.get(key))
             if isinstance(value, str):
-                fixed[f"actiontrace.{name}"] = value
+                fixed[f"actiontrace.{name}"] = redact_secrets(value)
         begin: int = anchor_ns
         origin = float(anchor_ms)
 
@@ -847,7 +809,7 @@ class OTelTraceSink:
             attributes.update(fixed)
             attributes["actiontrace.status"] = status
             span = self._start(
-                str(item.get("operation")),
+                redact_secrets(str(item.get("operation"))),
                 trace_id,
                 ids[item.get("spanId")],
                 parent,
@@ -860,7 +822,9 @@ class OTelTraceSink:
                         event.get("attributes") or {}, self._event_limit, ATTRIBUTE_PREFIX
                     )[0]
                     span.add_event(
-                        str(event.get("name")), fields, at(event.get("timestamp"), end_ns)
+                        redact_secrets(str(event.get("name"))),
+                        fields,
+                        at(event.get("timestamp"), end_ns),
                     )
             error = item.get("error")
             if isinstance(error, Mapping):
@@ -872,7 +836,7 @@ class OTelTraceSink:
                 span.set_status(trace_api.Status(trace_api.StatusCode.OK))
             else:
                 if isinstance(error, Mapping):
-                    description = f"{error.get('type')}: {error.get('message')}"
+                    description = redact_secrets(f"{error.get('type')}: {error.get('message')}")
                 span.set_status(trace_api.Status(trace_api.StatusCode.ERROR, description))
             span.end(end_time=end_ns)
             sent += 1
@@ -915,23 +879,23 @@ class OTelTraceSink:
 
 def _exception_attributes(error: Mapping[str, Any]) -> dict[str, AttributeValue]:
     attributes: dict[str, AttributeValue] = {
-        "exception.type": str(error.get("type")),
-        "exception.message": str(error.get("message")),
+        "exception.type": redact_secrets(str(error.get("type"))),
+        "exception.message": redact_secrets(str(error.get("message"))),
     }
     stack = error.get("stack")
     if isinstance(stack, str):
-        attributes["exception.stacktrace"] = stack
+        attributes["exception.stacktrace"] = redact_secrets(stack)
     code = _leaf(error.get("code"))
     if code is not None:
         attributes["actiontrace.error.code"] = code
     cause = error.get("cause")
     if isinstance(cause, Mapping):
-        attributes["exception.cause.type"] = str(cause.get("type"))
-        attributes["exception.cause.message"] = str(cause.get("message"))
+        attributes["exception.cause.type"] = redact_secrets(str(cause.get("type")))
+        attributes["exception.cause.message"] = redact_secrets(str(cause.get("message")))
     return attributes
 
 
 def _describe(status: str, error: Any) -> str:
     if isinstance(error, Mapping):
-        return f"{error.get('type')}: {error.get('message')}"
+        return redact_secrets(f"{error.get('type')}: {error.get('message')}")
     return "Dispatch failed" if status == "failed" else "Dispatch error"

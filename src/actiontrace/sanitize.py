@@ -1,10 +1,15 @@
 """The sanitiser: turn any value into a bounded, JSON-compatible copy with every secret redacted.
 
-Every value a trace records passes through here. The rules (SPEC §4):
+Every value a trace records passes through here. The rules:
 
-* keys are matched word-aware against sensitive field names (``userPassword``, ``x-api-key``);
-  a sensitive key's scalars become ``[REDACTED]`` and its containers keep their shape;
-* values that are secrets whatever their key (Bearer tokens, JWTs, PEM private keys) are redacted;
+* keys are matched by their head word (``userPassword``, ``x-api-key``, ``DBPASSWORD``; see
+  :mod:`actiontrace.key_rules`); a sensitive key's scalars become ``[REDACTED]`` (flags
+  ``True``/``False``/``None`` stay: they hold no secret) and its containers keep their shape;
+* values that are secrets whatever their key (tokens, private keys, credentials in URLs, card
+  numbers...; see :mod:`actiontrace.value_rules`) are redacted where they stand, in values and
+  in keys, before any clipping;
+* every value of four or more characters found under a sensitive key is collected, so the trace
+  can redact it in its free-text fields too;
 * every Python type becomes JSON (never an object's ``repr``, which may hold secrets);
 * cycles become ``[Circular]``, nesting past 32 levels ``[MaxDepth]``;
 * the compact JSON is at most ``MAX_PAYLOAD_SIZE`` bytes, and the work done is bounded by that size
@@ -27,7 +32,9 @@ from pathlib import PurePath
 from typing import Any
 
 from .errors import InvalidArgumentError
-from .types import MAX_PAYLOAD_SIZE, REDACTED, SENSITIVE_FIELDS
+from .key_rules import KeyMatcher
+from .types import MAX_PAYLOAD_SIZE, REDACTED
+from .value_rules import is_card_number, redact_values
 
 __all__ = [
     "CIRCULAR",
@@ -75,7 +82,7 @@ def _make_compact_json() -> Any:
     encoder = make(None, _no_default, quote, None, ":", ",", False, False, False)
 
     def compact_json(value: Any) -> str:
-        """Compact JSON as SPEC §3 defines it (``separators=(",", ":")``, no ASCII escaping)."""
+        """Compact JSON as the file format has it: ``(",", ":")`` separators, no ASCII escape."""
         return "".join(encoder(value, 0))
 
     return compact_json
@@ -86,17 +93,15 @@ compact_json: Callable[[Any], str] = _make_compact_json()
 # --------------------------------------------------------------------------------------------------
 # Keys
 
-# camelCase, PascalCase, ACRONYMCase, digits; every other character (``_ - .`` and space) separates.
-_WORD_RE = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|[0-9]+|[^\W\dA-Za-z_]+")
 _SEPARATORS_RE = re.compile(r"[_\-. ]+")
 _CACHE_LIMIT = 4096
+# Strings up to this length are remembered with their redacted form (games repeat their strings).
+_CACHED_CHARS = 256
 # Keys longer than this are not field names: matching their words would cost time in proportion
 # to the key, so they count as sensitive outright (their value is redacted, never leaked).
 _MAX_MATCHED_KEY_CHARS = 4 * _MAX_KEY_CHARS
-
-
-def _words(name: str) -> list[str]:
-    return [w.lower() for w in _WORD_RE.findall(name)]
+# Most values under sensitive keys one walk remembers for redacting them elsewhere in a trace.
+MAX_COLLECTED_SECRETS = 64
 
 
 def _field_names(value: Iterable[str] | None, argument: str) -> tuple[str, ...]:
@@ -117,14 +122,7 @@ def _field_names(value: Iterable[str] | None, argument: str) -> tuple[str, ...]:
 class SanitizeRules:
     """A compiled set of sensitive and safe field names; immutable and shared between traces."""
 
-    __slots__ = (
-        "_keys",
-        "_longest",
-        "_safe",
-        "_sensitive",
-        "safe_fields",
-        "sensitive_fields",
-    )
+    __slots__ = ("_keys", "_matcher", "_safe", "_values", "safe_fields", "sensitive_fields")
 
     def __init__(
         self, sensitive_fields: Iterable[str] = (), safe_fields: Iterable[str] = ()
@@ -133,27 +131,27 @@ class SanitizeRules:
         safe = _field_names(safe_fields, "safe_fields")
         self.sensitive_fields = extra
         self.safe_fields = safe
-        targets: set[str] = set()
-        for name in SENSITIVE_FIELDS + extra:
-            joined = "".join(_words(name))
-            if joined:
-                targets.update((joined, joined + "s", joined + "es"))
-        self._sensitive = frozenset(targets)
-        self._longest = max(map(len, targets))
+        self._matcher = KeyMatcher(extra)
         self._safe = frozenset(_SEPARATORS_RE.sub("", name).lower() for name in safe)
         self._keys: dict[str, tuple[str, bool]] = {}
+        self._values: dict[str, str] = {}
 
     def key_info(self, key: str) -> tuple[str, bool]:
-        """Return the key as written out (clipped, secrets redacted) and whether it is sensitive."""
+        """Return the key as written out (redacted, then clipped) and whether it is sensitive."""
         info = self._keys.get(key)
         if info is not None:
             return info
-        text = key
-        if len(text) > _MAX_KEY_CHARS:
-            text = f"{text[:_MAX_KEY_CHARS]}...[Truncated: {len(text) - _MAX_KEY_CHARS} more chars]"
-        text = redact_secrets(clean_text(text))
+        if len(key) > _MAX_KEY_CHARS:
+            # Redact before clipping, over the kept part plus a margin: half a secret never shows.
+            window = key[: _MAX_KEY_CHARS + _SECRET_SCAN_MARGIN]
+            text = self.redact(clean_text(window))
+            if len(text) > _MAX_KEY_CHARS or len(window) < len(key):
+                kept = text[:_MAX_KEY_CHARS]
+                text = f"{kept}...[Truncated: {max(len(key) - len(kept), 1)} more chars]"
+        else:
+            text = self.redact(clean_text(key))
         info = (text, self._match(key))
-        if len(key) <= 256:  # never keep a caller's huge strings alive
+        if len(key) <= _CACHED_CHARS:  # never keep a caller's huge strings alive
             if len(self._keys) >= _CACHE_LIMIT:
                 self._keys.clear()
             self._keys[key] = info
@@ -163,23 +161,26 @@ class SanitizeRules:
         """Whether ``key`` names a sensitive field under these rules."""
         return self.key_info(key)[1]
 
+    def redact(self, text: str) -> str:
+        """Apply the value rules to ``text`` (names in ``name=value`` judged by these rules)."""
+        done = self._values.get(text)
+        if done is not None:
+            return done
+        if len(text) < 5:
+            return text
+        clean = redact_values(text, self.is_sensitive)
+        if len(text) <= _CACHED_CHARS:
+            if len(self._values) >= _CACHE_LIMIT:
+                self._values.clear()
+            self._values[text] = clean
+        return clean
+
     def _match(self, key: str) -> bool:
         if self._safe and _SEPARATORS_RE.sub("", key).lower() in self._safe:
             return False
         if len(key) > _MAX_MATCHED_KEY_CHARS:
             return True
-        words = _words(key)
-        targets = self._sensitive
-        longest = self._longest
-        for start in range(len(words)):
-            run = ""
-            for word in words[start:]:
-                run += word
-                if len(run) > longest:  # no longer run can match: keeps the scan linear
-                    break
-                if run in targets:
-                    return True
-        return False
+        return self._matcher.matches(key)
 
 
 _DEFAULT_RULES = SanitizeRules()
@@ -209,9 +210,10 @@ def is_sensitive_key(
 ) -> bool:
     """Whether a mapping key names a secret.
 
-    Case-insensitive and word-aware: a key is sensitive when a run of its words (split at camelCase
-    and at ``_ - .`` and spaces) spells a sensitive field, optionally plural. ``safe_fields``
-    exempts whole keys.
+    Case-insensitive and word-aware: a key is sensitive when its last words (split at camelCase
+    and at ``_ - .`` and spaces), after dropping trailing qualifiers such as ``hash`` or
+    ``confirmation``, spell a sensitive name (optionally plural), or when its words run together
+    end in one of the long names (``DBPASSWORD``). ``safe_fields`` exempts whole keys.
     """
     if not isinstance(key, str):
         return False
@@ -221,31 +223,13 @@ def is_sensitive_key(
 # --------------------------------------------------------------------------------------------------
 # Values that are secrets whatever their key
 
-_BEARER_HINT_RE = re.compile(r"(?i:bearer)")
-_SECRET_RE = re.compile(
-    r"(?P<pem>-----BEGIN[A-Z0-9 ]*PRIVATE KEY-----"
-    r"(?:.*?-----END[A-Z0-9 ]*PRIVATE KEY-----|.*\Z))"
-    r"|(?P<bearer>\b(?i:bearer)\s+)[A-Za-z0-9\-._~+/]{16,}=*"
-    r"|(?<![A-Za-z0-9_-])eyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*",
-    re.DOTALL,
-)
-
-
-def _replace_secret(match: re.Match[str]) -> str:
-    prefix = match.group("bearer")
-    return prefix + REDACTED if prefix else REDACTED
-
 
 def redact_secrets(text: str) -> str:
-    """Replace Bearer tokens, JSON Web Tokens and PEM private-key blocks in ``text``."""
-    # Cheap tests first: most strings are short and hold none of the three shapes.
-    if (
-        "eyJ" in text
-        or "-----BEGIN" in text
-        or (len(text) >= 23 and _BEARER_HINT_RE.search(text) is not None)
-    ):
-        return _SECRET_RE.sub(_replace_secret, text)
-    return text
+    """Apply every value rule (tokens, private keys, credentials, card numbers...) to ``text``.
+
+    The one function for any string the library writes: trace fields, span names, log lines.
+    """
+    return _DEFAULT_RULES.redact(text)
 
 
 def clean_text(text: str) -> str:
@@ -271,36 +255,51 @@ def _json_bytes(text: str) -> int:
 class _Walk:
     """One sanitisation: a budget of bytes and nodes, and the containers open on the path."""
 
-    __slots__ = ("nodes", "open", "room", "rules", "truncated")
+    __slots__ = ("nodes", "open", "room", "rules", "secrets", "truncated")
 
-    def __init__(self, rules: SanitizeRules, room: int) -> None:
+    def __init__(self, rules: SanitizeRules, room: int, secrets: list[str] | None) -> None:
         self.rules = rules
         self.room = room
         self.nodes = MAX_NODES
         self.truncated = False
         self.open: set[int] = set()
+        self.secrets = secrets
+
+    def collect(self, value: Any) -> None:
+        """Remember a scalar redacted under a sensitive key, to redact it elsewhere too."""
+        secrets = self.secrets
+        if secrets is None or len(secrets) >= MAX_COLLECTED_SECRETS:
+            return
+        kind = type(value)
+        if kind is str:
+            text = value
+        elif kind is int or kind is float:
+            text = repr(value)
+        else:
+            return
+        if 4 <= len(text) <= _MAX_KEY_CHARS and text not in secrets:
+            secrets.append(text)
 
     def value(self, value: Any, depth: int, redact: bool) -> Any:
         kind = type(value)
         if kind is str:
             if redact:
+                self.collect(value)
                 self.room -= 13
                 return REDACTED
             if len(value) > 1024:
                 return self.long_text(value)
-            value = redact_secrets(clean_text(value))
+            value = self.rules.redact(clean_text(value))
             self.room -= len(value) + 2
             return value
         if kind is dict:
             return self.mapping(value, value.items(), len(value), depth, redact)
-        if value is None or kind is bool:
-            if redact:
-                self.room -= 13
-                return REDACTED
+        if value is None or kind is bool:  # a flag holds no secret, even under a sensitive key
             self.room -= 5
             return value
         if kind is int:
-            if redact:
+            if redact or (_CARD_MIN <= value < _CARD_MAX and is_card_number(str(value))):
+                self.collect(value)
                 self.room -= 13
                 return REDACTED
             bits = value.bit_length()
@@ -310,6 +309,7 @@ class _Walk:
             return value
         if kind is float:
             if redact:
+                self.collect(value)
                 self.room -= 13
                 return REDACTED
             if value - value == 0.0:  # finite
@@ -323,7 +323,7 @@ class _Walk:
     def long_text(self, value: str) -> str:
         room = max(self.room, 0)
         total = len(value)
-        window = redact_secrets(clean_text(value[: room + _SECRET_SCAN_MARGIN]))
+        window = self.rules.redact(clean_text(value[: room + _SECRET_SCAN_MARGIN]))
         clipped = window[:room]
         size = _json_bytes(clipped)
         if size <= room and len(clipped) == len(window) and total <= room + _SECRET_SCAN_MARGIN:
@@ -373,8 +373,11 @@ class _Walk:
             return CIRCULAR
         path.add(opened)
         out: dict[str, Any] = {}
-        key_info = self.rules.key_info
-        known_keys = self.rules._keys
+        rules = self.rules
+        key_info = rules.key_info
+        known_keys = rules._keys
+        known_values = rules._values
+        redact_text = rules.redact
         value = self.value
         child = depth + 1
         # The budgets live in locals while the loop handles plain scalars inline (the hot path);
@@ -404,17 +407,24 @@ class _Walk:
                         self.room, self.nodes = room, nodes
                         out[name] = value(item, child, True)
                         room, nodes = self.room - len(name) - 4, self.nodes
+                    elif item is None or kind is bool:  # a flag holds no secret
+                        out[name] = item
+                        room -= len(name) + 9
                     else:
+                        self.collect(item)
                         out[name] = REDACTED
                         room -= len(name) + 17
                 elif kind is str and len(item) <= 1024:
-                    text = item if item.isascii() else clean_text(item)
-                    if "eyJ" in text or "-----BEGIN" in text or len(text) >= 23:
-                        text = redact_secrets(text)
+                    text = known_values.get(item)
+                    if text is None:
+                        if len(item) < 5 and item.isascii():
+                            text = item  # too short for any rule
+                        else:
+                            text = redact_text(item if item.isascii() else clean_text(item))
                     out[name] = text
                     room -= len(name) + len(text) + 6
                 elif (
-                    (kind is int and item.bit_length() <= 64)
+                    (kind is int and -_CARD_MIN < item < _NOT_A_CARD_BELOW)
                     or kind is bool
                     or item is None
                     or (kind is float and item - item == 0.0)  # finite
@@ -453,6 +463,8 @@ class _Walk:
         path.add(opened)
         out: list[Any] = []
         append = out.append
+        known_values = self.rules._values
+        redact_text = self.rules.redact
         value = self.value
         child = depth + 1
         room = self.room - 2  # budgets in locals while scalars are handled inline, as in mapping
@@ -468,13 +480,16 @@ class _Walk:
                 nodes -= 1
                 kind = type(item)
                 if kind is str and not redact and len(item) <= 1024:
-                    text = item if item.isascii() else clean_text(item)
-                    if "eyJ" in text or "-----BEGIN" in text or len(text) >= 23:
-                        text = redact_secrets(text)
+                    text = known_values.get(item)
+                    if text is None:
+                        if len(item) < 5 and item.isascii():
+                            text = item  # too short for any rule
+                        else:
+                            text = redact_text(item if item.isascii() else clean_text(item))
                     append(text)
                     room -= len(text) + 3
                 elif not redact and (
-                    (kind is int and item.bit_length() <= 64)
+                    (kind is int and -_CARD_MIN < item < _NOT_A_CARD_BELOW)
                     or kind is bool
                     or item is None
                     or (kind is float and item - item == 0.0)  # finite
@@ -532,6 +547,11 @@ class _Walk:
         return self.value(converted, depth, redact)
 
 
+# Integers from here up may be payment card numbers (13 digits and more).
+_CARD_MIN = 10**12
+_CARD_MAX = 10**19
+# No card number is below this (a 13-digit card starts with 4): millisecond timestamps are.
+_NOT_A_CARD_BELOW = 2 * 10**12
 _MAPPING = object()
 _SEQUENCE = object()
 _SET = object()
@@ -604,16 +624,22 @@ def _set_items(value: set[Any] | frozenset[Any], size: int | None) -> Iterable[A
 
 
 def sanitize_to_json(
-    value: Any, rules: SanitizeRules = _DEFAULT_RULES, max_bytes: int = MAX_PAYLOAD_SIZE
+    value: Any,
+    rules: SanitizeRules = _DEFAULT_RULES,
+    max_bytes: int = MAX_PAYLOAD_SIZE,
+    secrets: list[str] | None = None,
 ) -> tuple[Any, str, int, bool]:
     """Sanitise ``value``; return ``(clean value, its compact JSON, JSON byte size, truncated)``.
+
+    ``secrets``, when given, receives the values (as text, four or more characters) that were
+    redacted under sensitive keys.
 
     The walk estimates sizes as it goes; the JSON it produces is measured exactly, and in the rare
     case that escapes made the estimate short, the walk runs again with less room.
     """
     room = max_bytes - _MARKER_RESERVE if max_bytes > 2 * _MARKER_RESERVE else max_bytes // 2
     for _ in range(6):
-        walk = _Walk(rules, room)
+        walk = _Walk(rules, room, secrets)
         try:
             if type(value) is dict:  # the usual payload: skip the type dispatch
                 clean = walk.mapping(value, value.items(), len(value), 0, False)
@@ -638,7 +664,7 @@ def sanitize_to_json(
 def sanitize_payload(
     value: Any, *, sensitive_fields: Iterable[str] = (), safe_fields: Iterable[str] = ()
 ) -> Any:
-    """Return a new JSON-compatible copy of ``value`` with secrets redacted (SPEC §4).
+    """Return a new JSON-compatible copy of ``value`` with secrets redacted.
 
     Never raises for any ``value``; an invalid ``sensitive_fields`` or ``safe_fields`` raises
     ``InvalidArgumentError``.

@@ -1,4 +1,4 @@
-"""Nested operations inside one action: ``StructuredTrace``, ``Span`` and ``span()`` (SPEC §9.3).
+"""Nested operations in one action: ``StructuredTrace``, ``Span``, ``span()`` (reference §10).
 
 Which span is open is kept per context (``contextvars``), not in one "active span" field, so two
 asyncio tasks that overlap each nest their own spans correctly and threads never see each other's.
@@ -18,7 +18,7 @@ from .context import ACTIVE_SPAN
 from .error_info import describe_error
 from .errors import InvalidArgumentError, TraceStateError
 from .ids import TraceContext, format_span_id, format_trace_id, new_span_id, new_trace_id
-from .sanitize import SanitizeRules, compact_json, rules_for, sanitize_to_json
+from .sanitize import SanitizeRules, clean_text, compact_json, rules_for, sanitize_to_json
 from .trace import ActionExecutionTrace, format_created_at, parent_ids
 from .types import TRACE_FORMAT_VERSION
 from .verbosity import Verbosity, parse_verbosity, reduce_stage_data
@@ -37,6 +37,7 @@ MAX_SPANS = 10_000
 
 SPAN_STATUSES = ("active", "success", "failure", "error")
 _ATTRIBUTE_BYTES = 64 * 1024
+_MAX_NAME_CHARS = 1024
 _perf_ns = time.perf_counter_ns
 
 
@@ -115,7 +116,7 @@ class Span:
 
     @property
     def error(self) -> dict[str, Any] | None:
-        """The recorded error (SPEC §3 error record), or ``None``."""
+        """The recorded error (the error record of an execution trace), or ``None``."""
         return None if self._error is None else json.loads(compact_json(self._error))
 
     @property
@@ -139,11 +140,14 @@ class Span:
         """Record a named point in time inside this span."""
         if not isinstance(name, str) or not name:
             raise InvalidArgumentError("name must be a non-empty str")
-        clean = sanitize_to_json(attributes, self._rules(), _ATTRIBUTE_BYTES)[0]
-        self._events.append({"name": name, "timestamp": _now(), "attributes": clean})
+        rules = self._rules()
+        clean = sanitize_to_json(attributes, rules, _ATTRIBUTE_BYTES)[0]
+        self._events.append(
+            {"name": _clean_name(name, rules), "timestamp": _now(), "attributes": clean}
+        )
 
     def record_error(self, error: object) -> None:
-        """Record an error (as the SPEC §3 error record) and set status ``"error"``."""
+        """Record an error (as an execution trace records one) and set status ``"error"``."""
         self._error = dict(describe_error(error, self._rules(), _now()))
         self._status = "error"
 
@@ -283,7 +287,7 @@ class StructuredTrace:
             recorded = len(self._spans) < MAX_SPANS
             if not recorded:
                 self._dropped += 1
-            new = Span(self, operation, parent, recorded)
+            new = Span(self, _clean_name(operation, self._rules), parent, recorded)
             if recorded:
                 self._spans.append(new)
         if attributes:
@@ -413,6 +417,14 @@ class StructuredTrace:
         return json.dumps(self.to_dict(), indent=indent, ensure_ascii=False, allow_nan=False)
 
 
+def _clean_name(name: str, rules: SanitizeRules) -> str:
+    """Return a span, event, stage or action name as recorded: value rules applied, clipped."""
+    if len(name) > _MAX_NAME_CHARS:
+        kept = rules.redact(clean_text(name[: 2 * _MAX_NAME_CHARS]))[:_MAX_NAME_CHARS]
+        return f"{kept}...[Truncated]"
+    return rules.redact(clean_text(name))
+
+
 _DETACHED = StructuredTrace()  # owner of spans past MAX_SPANS: they nest but are never stored
 
 
@@ -503,7 +515,7 @@ class ActionAwareStructuredTrace(StructuredTrace):
                 )
             info = context
         super().__init__(parent=parent, sensitive_fields=sensitive_fields, safe_fields=safe_fields)
-        self._actor_id = actor_id
+        self._actor_id = _clean_name(actor_id, self._rules)
         self._filter = trace_filter
         self._verbosity = parse_verbosity(verbosity)
         self._context = None if info is None else sanitize_to_json(info, self._rules)[0]
@@ -532,6 +544,8 @@ class ActionAwareStructuredTrace(StructuredTrace):
             if self._filter is not None and not self._filter.should_trace(action_id):
                 return
             clean = sanitize_to_json(data, self._rules)[0]
+            stage = _clean_name(stage, self._rules)
+            action_id = _clean_name(action_id, self._rules)
             now = _now()
             with self._lock:
                 entry = self._actions.setdefault(
@@ -554,11 +568,13 @@ class ActionAwareStructuredTrace(StructuredTrace):
 
     def get_action_trace(self, action_id: str) -> dict[str, Any] | None:
         """One action's record, or ``None``."""
-        return self.get_traced_actions().get(action_id)
+        if not isinstance(action_id, str):
+            return None
+        return self.get_traced_actions().get(_clean_name(action_id, self._rules))
 
     def is_action_traced(self, action_id: str) -> bool:
         """Whether any stage was recorded for ``action_id``."""
-        return action_id in self._actions
+        return isinstance(action_id, str) and _clean_name(action_id, self._rules) in self._actions
 
     def get_tracing_summary(self) -> dict[str, Any]:
         """Return counts of traced actions and stages, session duration (ms), stages per action."""

@@ -1,4 +1,4 @@
-"""``ActionExecutionTrace``: what happened to one dispatched action (SPEC §3).
+"""``ActionExecutionTrace``: what happened to one dispatched action (reference §3).
 
 The trace is built to be cheap to keep: ``__slots__``, three clock readings, and every captured
 structure stored once as its compact JSON text (sanitised, size-capped). Phase records are derived
@@ -17,6 +17,7 @@ from typing import Any, NoReturn
 from .error_info import describe_error
 from .errors import InvalidArgumentError, TraceStateError
 from .ids import TraceContext, format_span_id, format_trace_id, new_span_id, new_trace_id
+from .reused_secrets import merge_secrets, scrub_error, scrub_json
 from .sanitize import (
     SanitizeRules,
     clean_text,
@@ -93,7 +94,7 @@ def _read(mapping: Mapping[Any, Any], key: str) -> Any:
 
 _SCALARS = frozenset({str, int, float, bool, type(None)})
 _TURN_CACHE_LIMIT = 1024
-_turn_cache: dict[tuple[Any, ...], str] = {}
+_turn_cache: dict[tuple[Any, ...], tuple[str, tuple[str, ...] | None]] = {}
 
 
 def _turn_key(turn_action: Mapping[Any, Any]) -> tuple[Any, ...] | None:
@@ -126,22 +127,30 @@ def _turn_key(turn_action: Mapping[Any, Any]) -> tuple[Any, ...] | None:
     return tuple(key)
 
 
-def _turn_action_json(turn_action: Mapping[Any, Any], rules: SanitizeRules) -> str:
+def _turn_action_json(
+    turn_action: Mapping[Any, Any], rules: SanitizeRules
+) -> tuple[str, tuple[str, ...] | None]:
+    """Return the turn action's sanitised JSON and the values under its sensitive keys."""
     # Games send the same few turn actions over and over: remember their sanitised JSON.
     shape = _turn_key(turn_action)
     if shape is not None:
         cached = _turn_cache.get((rules, shape))
         if cached is not None:
             return cached
-    text = _build_turn_action_json(turn_action, rules)
+    found: list[str] = []
+    text = _build_turn_action_json(turn_action, rules, found)
+    secrets = merge_secrets(None, found)
+    entry = (scrub_json(text, secrets) or text, secrets)
     if shape is not None:
         if len(_turn_cache) >= _TURN_CACHE_LIMIT:
             _turn_cache.clear()
-        _turn_cache[rules, shape] = text
-    return text
+        _turn_cache[rules, shape] = entry
+    return entry
 
 
-def _build_turn_action_json(turn_action: Mapping[Any, Any], rules: SanitizeRules) -> str:
+def _build_turn_action_json(
+    turn_action: Mapping[Any, Any], rules: SanitizeRules, found: list[str]
+) -> str:
     if type(turn_action) is dict:  # a plain dict's get cannot raise for these str keys
         get = turn_action.get
         record: dict[Any, Any] = {
@@ -171,13 +180,18 @@ def _build_turn_action_json(turn_action: Mapping[Any, Any], rules: SanitizeRules
                     record[key] = value
     except Exception:
         pass
-    return sanitize_to_json(record, rules, MAX_PAYLOAD_SIZE)[1]
+    return sanitize_to_json(record, rules, MAX_PAYLOAD_SIZE, found)[1]
+
+
+_known_texts = rules_for()._values
 
 
 def _clean_id(text: str) -> str:
     """Return an id as recorded: a plain str, lone surrogates replaced, secrets redacted."""
-    if type(text) is str and len(text) < 23 and text.isascii() and "eyJ" not in text:
-        return text  # too short for a Bearer token, and no JWT or PEM can hide in it
+    if type(text) is str:
+        known = _known_texts.get(text)  # the value rules' cache: games reuse their ids
+        if known is not None:
+            return known
     return redact_secrets(clean_text(str.__str__(text)))
 
 
@@ -229,6 +243,7 @@ class ActionExecutionTrace:
         "_result_meta",
         "_result_ts",
         "_rules",
+        "_secrets",
         "_span_id",
         "_start",
         "_start_epoch_ns",
@@ -250,6 +265,8 @@ class ActionExecutionTrace:
     _result_meta: str | None
     _result_ts: Any
     _rules: SanitizeRules
+    # Values found under sensitive keys anywhere in the trace, redacted in its free text too.
+    _secrets: tuple[str, ...] | None
     _start: float | None
     _start_epoch_ns: int | None
     _success: bool | None
@@ -298,7 +315,9 @@ class ActionExecutionTrace:
         _set_action(self, _clean_id(action_id))
         _set_actor(self, _clean_id(actor_id))
         _set_rules(self, rules)
-        _set_turn(self, _turn_action_json(turn_action, rules))
+        turn_json, secrets = _turn_action_json(turn_action, rules)
+        _set_turn(self, turn_json)
+        _set_secrets(self, secrets)
         _set_start(self, None)
         _set_epoch(self, None)
         _set_end(self, None)
@@ -311,7 +330,11 @@ class ActionExecutionTrace:
         _set_result_meta(self, None)
         _set_error(self, None)
         _set_span_id(self, None)
-        _set_custom(self, _custom_json(metadata, rules) if metadata else None)
+        _set_custom(self, None)
+        if metadata:
+            found: list[str] = []
+            _set_custom(self, _custom_json(metadata, rules, found))
+            self._absorb(found)
 
     # -- captures ----------------------------------------------------------------------------------
 
@@ -330,7 +353,15 @@ class ActionExecutionTrace:
             raise TraceStateError("Cannot capture payload after dispatch has ended")
         if self._payload_at is not None:
             raise TraceStateError("Event payload already captured")
-        _, text, size, truncated = sanitize_to_json(payload, self._rules)
+        found: list[str] = []
+        _, text, size, truncated = sanitize_to_json(payload, self._rules, MAX_PAYLOAD_SIZE, found)
+        if found:
+            self._absorb(found)
+        if self._secrets:
+            scrubbed = scrub_json(text, self._secrets) or text
+            if scrubbed is not text:
+                text = scrubbed
+                size = len(text.encode("utf-8"))
         _set_payload_size(self, size)
         _set_truncated(self, truncated)
         if self._verbosity is not _MINIMAL:  # minimal keeps the size, not the payload
@@ -361,7 +392,11 @@ class ActionExecutionTrace:
         if timestamp is not _MISSING and timestamp is not None:
             _set_result_ts(self, _clean_timestamp(timestamp, self._rules))
         if metadata is not _MISSING and metadata is not None and self._verbosity is not _MINIMAL:
-            _set_result_meta(self, sanitize_to_json(metadata, self._rules)[1])
+            found: list[str] = []
+            _set_result_meta(
+                self, sanitize_to_json(metadata, self._rules, MAX_PAYLOAD_SIZE, found)[1]
+            )
+            self._absorb(found)
 
     def capture_error(self, error: object) -> None:
         """Record an error (any exception, or any value); ends timing if the result has not.
@@ -376,7 +411,7 @@ class ActionExecutionTrace:
         if self._end is None:
             at = _after(self._start, at)
             _set_end(self, at)
-        info = describe_error(error, self._rules, at)
+        info = scrub_error(describe_error(error, self._rules, at), self._secrets)
         if self._verbosity is _MINIMAL:
             info["stack"] = info["code"] = info["cause"] = None
         _set_error(self, (at, info["type"], info["message"], _dumps(info)))
@@ -389,7 +424,33 @@ class ActionExecutionTrace:
             raise TraceStateError("Cannot set metadata on a completed trace")
         merged = self.metadata
         merged[key] = value
-        _set_custom(self, _custom_json(merged, self._rules))
+        found: list[str] = []
+        _set_custom(self, _custom_json(merged, self._rules, found))
+        self._absorb(found)
+
+    def _absorb(self, found: list[str]) -> None:
+        """Add newly found secrets; redact them in the free text already recorded."""
+        if not found:
+            return
+        known = self._secrets
+        if known is None and len(found) == 1:
+            secrets: tuple[str, ...] | None = (found[0],)  # the usual case: one password
+        else:
+            secrets = merge_secrets(known, found)
+            if secrets == known:
+                return
+        _set_secrets(self, secrets)
+        _set_turn(self, scrub_json(self._turn_json, secrets) or self._turn_json)
+        if self._result_meta is not None:
+            _set_result_meta(self, scrub_json(self._result_meta, secrets))
+        if self._custom is not None:
+            _set_custom(self, scrub_json(self._custom, secrets))
+        payload = self._payload_json
+        if payload is not None:
+            scrubbed = scrub_json(payload, secrets) or payload
+            if scrubbed is not payload:
+                _set_payload_json(self, scrubbed)
+                _set_payload_size(self, len(scrubbed.encode("utf-8")))
 
     # -- identity ----------------------------------------------------------------------------------
 
@@ -429,13 +490,13 @@ class ActionExecutionTrace:
 
     @property
     def metadata(self) -> dict[str, Any]:
-        """A fresh dict of the custom metadata (SPEC §9.2)."""
+        """A fresh dict of the custom metadata."""
         custom = self._custom
         return {} if custom is None else json.loads(custom)
 
     @property
     def verbosity(self) -> Verbosity:
-        """How much this trace keeps (SPEC §9.4)."""
+        """How much this trace keeps (its verbosity)."""
         return self._verbosity
 
     # -- read-only views ---------------------------------------------------------------------------
@@ -690,8 +751,8 @@ def _clean_timestamp(value: Any, rules: SanitizeRules) -> Any:
     return _dumps(clean)
 
 
-def _custom_json(metadata: Mapping[str, Any], rules: SanitizeRules) -> str | None:
-    text = sanitize_to_json(dict(metadata), rules, CUSTOM_METADATA_LIMIT)[1]
+def _custom_json(metadata: Mapping[str, Any], rules: SanitizeRules, found: list[str]) -> str | None:
+    text = sanitize_to_json(dict(metadata), rules, CUSTOM_METADATA_LIMIT, found)[1]
     return None if text == "{}" else text
 
 
@@ -711,6 +772,7 @@ _set_payload_size = _setter("_payload_size")
 _set_result_meta = _setter("_result_meta")
 _set_result_ts = _setter("_result_ts")
 _set_rules = _setter("_rules")
+_set_secrets = _setter("_secrets")
 _set_start = _setter("_start")
 _set_epoch = _setter("_start_epoch_ns")
 _set_success = _setter("_success")

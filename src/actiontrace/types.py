@@ -30,22 +30,42 @@ MAX_PAYLOAD_SIZE = 1024 * 1024
 REDACTED = "[REDACTED]"
 """What a secret is replaced by."""
 
-SENSITIVE_FIELDS: tuple[str, ...] = (
-    "password",
-    "passwd",
-    "passphrase",
-    "token",
-    "apiKey",
-    "api_key",
-    "accessKey",
-    "privateKey",
-    "secret",
-    "credential",
-    "auth",
-    "authorization",
-    "cookie",
+SENSITIVE_FIELDS: frozenset[str] = frozenset(
+    {
+        "password",
+        "passwd",
+        "pwd",
+        "passphrase",
+        "secret",
+        "token",
+        "api_key",
+        "apiKey",
+        "access_key",
+        "private_key",
+        "secret_key",
+        "signing_key",
+        "encryption_key",
+        "license_key",
+        "client_secret",
+        "credential",
+        "auth",
+        "authorization",
+        "cookie",
+        "session_id",
+        "session_token",
+        "session_key",
+        "sid",
+        "pin",
+        "otp",
+        "ssn",
+        "cvv",
+        "cvc",
+        "card_number",
+        "iban",
+    }
 )
-"""Field names whose values are always redacted (matched word-aware, see ``is_sensitive_key``)."""
+"""The built-in sensitive names; keys ending in one (word-aware, see ``is_sensitive_key``) are
+redacted."""
 
 
 class ExecutionPhase(StrEnum):

@@ -1,4 +1,4 @@
-"""Verbosity levels (SPEC §9.4) and how each reduces recorded data."""
+"""Verbosity levels and how each reduces recorded data."""
 
 from __future__ import annotations
 

@@ -6,7 +6,6 @@ import argparse
 from collections.abc import Callable
 
 from ..output.records import SPAN_STATUSES, STATUSES, TraceRecord
-from ..pipeline.filter import action_matches
 
 __all__ = [
     "STATUS_CHOICES",
@@ -54,6 +53,7 @@ def add_selection_arguments(parser: argparse.ArgumentParser) -> None:
 
 def selector(pattern: str | None, statuses: frozenset[str] | None) -> Callable[[TraceRecord], bool]:
     """Return a filter of records: action (or root operation) matching, status among those."""
+    from ..pipeline.filter import action_matches  # noqa: PLC0415 - the parser stays light
 
     def wanted(record: TraceRecord) -> bool:
         if statuses is not None and record.status not in statuses:

@@ -18,12 +18,12 @@ from collections.abc import Mapping
 from typing import Any
 
 from ..output.discovery import display_path
-from ..output.reader import ReadStats
 from ..output.records import TraceRecord, as_record
-from .follow import follow_records
-from .select import add_selection_arguments, selector
-from .serve import LiveServer
-from .text import json_text, printable
+from .select import add_selection_arguments
+from .text import printable
+
+# The follower, the live server and the pattern matcher load when their command runs, so that
+# registering these commands keeps `actiontrace --help` fast.
 
 __all__ = ["format_line", "register"]
 
@@ -136,6 +136,11 @@ def run_tail(args: argparse.Namespace) -> int:
     path: str = args.path
     if not os.path.exists(path):
         return _error(f"no such file or directory: {path}")
+    from ..output.reader import ReadStats  # noqa: PLC0415 - see the imports
+    from .follow import follow_records  # noqa: PLC0415
+    from .select import selector  # noqa: PLC0415
+    from .text import json_text  # noqa: PLC0415
+
     wanted = selector(args.action, args.status)
     reconfigure = getattr(sys.stdout, "reconfigure", None)
     if reconfigure is not None:
@@ -171,6 +176,8 @@ def run_serve(args: argparse.Namespace) -> int:
     path: str = args.path
     if not os.path.exists(path):
         return _error(f"no such file or directory: {path}")
+    from .serve import LiveServer  # noqa: PLC0415 - see the imports
+
     server = LiveServer(path, host=args.host, port=args.port)
     try:
         server.start()

@@ -1,4 +1,4 @@
-"""``EventBus``: named events delivered to sync and async handlers in order (SPEC §6)."""
+"""``EventBus``: named events delivered to sync and async handlers in order."""
 
 from __future__ import annotations
 
@@ -40,6 +40,7 @@ class EventBus:
     subscribed during a dispatch is first called by the next dispatch, and one unsubscribed during
     a dispatch is not called after its unsubscribe. An exception from a handler stops that
     dispatch and propagates to the caller (``EventDispatchService`` turns it into ``False``).
+    ``dispatch_sync`` does the same without an event loop, for engines that are not asynchronous.
 
     The bus holds no event loop, lock or task of asyncio, so one bus serves any number of
     ``asyncio.run`` calls. ``subscribe`` and unsubscribe are thread-safe.
@@ -96,3 +97,31 @@ class EventBus:
             result = subscription.handler(payload)
             if result is not None and (type(result) is CoroutineType or isawaitable(result)):
                 await result
+
+    def dispatch_sync(self, event_name: str, payload: Any) -> None:
+        """Call every handler of ``event_name`` with ``payload``, in order, without an event loop.
+
+        An async handler cannot run here: its awaitable is closed (never run) and a ``TypeError``
+        naming the handler stops the dispatch, as any handler error does.
+        """
+        if type(event_name) is not str or not event_name:
+            _check_event_name(event_name)
+        subscriptions = self._handlers.get(event_name)
+        if subscriptions is None:
+            return
+        for subscription in subscriptions:
+            if not subscription.active:
+                continue
+            result = subscription.handler(payload)
+            if result is not None and (type(result) is CoroutineType or isawaitable(result)):
+                close = getattr(result, "close", None)
+                if callable(close):
+                    close()
+                raise TypeError(
+                    f"handler {_name(subscription.handler)} of '{event_name}' is asynchronous: "
+                    "dispatch_sync cannot await it (use dispatch)"
+                )
+
+
+def _name(handler: object) -> str:
+    return str(getattr(handler, "__qualname__", None) or type(handler).__name__)

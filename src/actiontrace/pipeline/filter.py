@@ -1,4 +1,4 @@
-"""``ActionTraceFilter``: which actions get traced (SPEC §6), and the action-id pattern helpers.
+"""``ActionTraceFilter``: which actions get traced, and the action-id pattern helpers.
 
 Patterns are matched case-sensitively against the whole action id; ``*`` matches any run of
 characters (``:`` included) and nothing else is special, so ``core:*``, ``*:go`` and ``*`` work and
