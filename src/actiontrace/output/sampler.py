@@ -8,9 +8,10 @@ trace is finished, when its outcome and duration are known:
   (a failed trace, when ``keep_failed``), ``"slow"`` (slower than ``slow_ms``), ``"linked"`` (a
   member of a linked tree that is kept for another member's reason), ``"rate"`` (a fraction
   ``rate`` of the rest);
-* the rate decision is a stable hash of the trace id and ``seed`` (the id's two 64-bit halves
-  xor-ed with a key made from the seed, then Fibonacci-hashed), so every process decides the same
-  for the same trace id, and a whole linked tree, sharing one trace id, shares it too.
+* the rate decision is a stable hash of the trace id and ``seed`` (the id's low 64 bits, the part
+  W3C Trace Context makes random, xor-ed with a key made from the seed, then Fibonacci-hashed), so
+  every process decides the same for the same trace id, and a whole linked tree, sharing one
+  trace id, shares it too.
 
 Linked traces (children, grandchildren... of one root) are kept or dropped as one tree. A child
 usually ends before its parent: it is *held* until its root ends and decides. The tree is kept when
@@ -42,7 +43,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Mapping
 from types import TracebackType
-from typing import Any, Final
+from typing import Any, Final, cast
 
 from ..arguments import timeout_argument
 from ..context import CURRENT_TRACE
@@ -50,6 +51,7 @@ from ..errors import InvalidArgumentError
 from ..logs import SafeLog
 from ..pipeline.filter import ActionPatterns
 from ..trace import ActionExecutionTrace
+from ..types import ExecutionStatus
 
 __all__ = ["REASONS", "TailSampler"]
 
@@ -304,7 +306,7 @@ class TailSampler:
         self._keep_errors = _bool_argument(keep_errors, "keep_errors")
         self._keep_failed = _bool_argument(keep_failed, "keep_failed")
         self._slow, self._slow_rules = _slow_argument(slow_ms)
-        self._slow_cache: dict[str, float | None] = {}
+        self._slow_cache: dict[str, Any] = {}
         if isinstance(seed, bool) or not isinstance(seed, int):
             raise InvalidArgumentError(f"seed must be an int, got {type(seed).__name__}")
         self._seed = seed
@@ -375,13 +377,12 @@ class TailSampler:
     # -- deciding ----------------------------------------------------------------------------------
 
     def _slow_limit(self, action_id: object) -> float | None:
-        if not self._slow_rules:
-            return self._slow
         if not isinstance(action_id, str):
             return None
         cache = self._slow_cache
-        if action_id in cache:
-            return cache[action_id]
+        known = cache.get(action_id, _UNKNOWN)
+        if known is not _UNKNOWN:
+            return cast("float | None", known)
         limit = None
         for patterns, value in self._slow_rules:
             if patterns.matches(action_id):
@@ -399,17 +400,35 @@ class TailSampler:
                 return "error"
         elif status == "failed" and self._keep_failed:
             return "failed"
+        if known:
+            # Hot path: a cached limit per action id, and a duration that is a float or None.
+            limit = self._slow
+            if self._slow_rules:
+                action_id = trace.action_id
+                limit = self._slow_cache.get(action_id, _UNKNOWN)
+                if limit is _UNKNOWN:
+                    limit = self._slow_limit(action_id)
+            if limit is None:
+                return None
+            duration = trace.duration
+            return "slow" if duration is not None and duration > limit else None
+        if self._slow is None and not self._slow_rules:
+            return None
+        return self._slow_reason(trace)
+
+    def _slow_reason(self, trace: Any) -> str | None:
         limit = self._slow
         if self._slow_rules:
-            limit = self._slow_limit(trace.action_id if known else _attribute(trace, "action_id"))
-        if limit is not None:
-            duration = trace.duration if known else _attribute(trace, "duration")
-            if (
-                isinstance(duration, (int, float))
-                and not isinstance(duration, bool)
-                and duration > limit
-            ):
-                return "slow"
+            limit = self._slow_limit(_attribute(trace, "action_id"))
+        if limit is None:
+            return None
+        duration = _attribute(trace, "duration")
+        if (
+            isinstance(duration, (int, float))
+            and not isinstance(duration, bool)
+            and duration > limit
+        ):
+            return "slow"
         return None
 
     def _by_rate(self, trace_id: int | None) -> bool:
@@ -418,7 +437,7 @@ class TailSampler:
             self._sequence += 1
             bits = self._sequence
         else:
-            bits = (trace_id ^ (trace_id >> 64)) & _MASK64
+            bits = trace_id & _MASK64
         return _draw(bits ^ self._seed_key) < self._threshold
 
     def write_trace(self, trace: Any) -> None:
@@ -426,8 +445,8 @@ class TailSampler:
         known = type(trace) is ActionExecutionTrace
         if known:
             # The common case, read directly: the decision's budget is a couple of microseconds.
-            has_error = trace.has_error
             status: Any = trace.status
+            has_error = status is ExecutionStatus.ERROR
             trace_id, span_id = trace._ids()
             parent = trace._parent_span
         else:
@@ -510,7 +529,7 @@ class TailSampler:
         if reason is not None or (tree is not None and tree.qualified):
             tree_reason: str | None = "linked"
         elif trace_id is not None:
-            z = ((trace_id ^ (trace_id >> 64) ^ self._seed_key) * _GOLDEN) & _MASK64
+            z = (((trace_id & _MASK64) ^ self._seed_key) * _GOLDEN) & _MASK64
             tree_reason = "rate" if z ^ (z >> 32) < self._threshold else None
         else:
             tree_reason = "rate" if self._by_rate(None) else None
