@@ -56,10 +56,14 @@ def open_regular(path: str) -> IO[bytes] | None:
         raise
 
 
-def read_chunks(stream: IO[bytes], size: int = CHUNK_BYTES) -> Iterator[bytes]:
-    """Yield ``stream``'s bytes ``size`` at a time until its end."""
-    read = stream.read
-    while chunk := read(size):
+def read_chunks(stream: IO[bytes], size: int | None = None) -> Iterator[bytes]:
+    """Yield ``stream``'s bytes, at most ``size`` (``CHUNK_BYTES``) at a time, until its end.
+
+    Each chunk is one read (``read1``): a gzip stream cut short gives every byte before the cut.
+    """
+    read = getattr(stream, "read1", stream.read)
+    limit = CHUNK_BYTES if size is None else size
+    while chunk := read(limit):
         yield chunk
 
 
