@@ -20,7 +20,7 @@ import sys
 from typing import Any
 
 from .runs import ActionRun, Run, load_for_command
-from .show import printable
+from .text import printable
 from .stats import holm_bonferroni, mann_whitney_u
 
 __all__ = [

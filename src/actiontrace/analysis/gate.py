@@ -21,7 +21,7 @@ from typing import Any
 
 from ..pipeline.filter import action_matches
 from .runs import ActionRun, Run, load_for_command
-from .show import printable
+from .text import printable
 
 __all__ = ["DEFAULT_MIN_COUNT", "Limits", "Violation", "check_run", "register", "run"]
 
