@@ -20,8 +20,8 @@ import sys
 from typing import Any
 
 from .runs import ActionRun, Run, load_for_command
-from .text import printable
 from .stats import holm_bonferroni, mann_whitney_u
+from .text import printable
 
 __all__ = [
     "ALPHA",
