@@ -114,7 +114,7 @@ def test_a_run_of_100000_sampled_at_10_percent_is_estimated_within_5_percent(
     assert main(["report", str(tmp_path), "--html", str(page)]) == 0
     capsys.readouterr()
     html = page.read_text(encoding="utf-8")
-    assert '"estimated":true' in html and "Traces (estimated)" in html
+    assert '"estimated":true' in html and "Execution traces (estimated)" in html
 
 
 def test_weighted_percentiles_and_counts_follow_the_documented_definition() -> None:

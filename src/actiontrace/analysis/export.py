@@ -1,4 +1,4 @@
-"""``actiontrace export PATH --to {otlp,chrome}``: send trace files on to other tools (SPEC §8).
+"""``actiontrace export PATH --to {otlp,chrome}``: send trace files on to other tools.
 
 * ``--to otlp`` replays every trace under PATH into an OTLP/HTTP endpoint through
   ``actiontrace.otel.OTelTraceSink`` (``--endpoint`` is the full traces URL; without it the
@@ -10,6 +10,9 @@
   trying again, so a dead endpoint costs one exporter timeout, not one per batch.
 * ``--to chrome --out FILE`` writes the Chrome Trace Event format (``analysis.chrome``).
 
+Both read PATH through the read path (``scan_traces``), like ``report``: the same traces, and the
+same damaged lines and skipped files, which are counted on stderr.
+
 Exit codes: 0 all exported, 1 some traces failed to export, 2 a bad path, no traces, a missing
 ``--out``, an unwritable output file, or the ``otel`` extra not installed.
 """
@@ -19,10 +22,11 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator
 from typing import Any
 
-from ..output.reader import read_traces
+from ..output.reader import ReadStats, scan_traces
+from ..output.records import TraceRecord
 from .chrome import write_chrome_trace
 
 __all__ = ["BATCH_SIZE", "register", "run"]
@@ -65,13 +69,22 @@ def run(args: argparse.Namespace) -> int:
         return _fail("--to chrome needs --out FILE")
     if not os.path.exists(args.path):
         return _fail(f"no such file or directory: {args.path}")
-    seen = _Counted(read_traces(args.path))
+    stats = ReadStats()
+    seen = _Counted(scan_traces(args.path, stats))
     try:
         if args.to == "chrome":
-            return _to_chrome(seen, args.out, args.path)
-        return _to_otlp(seen, args)
+            code = _to_chrome(seen, args.out, args.path)
+        else:
+            code = _to_otlp(seen, args)
     except OSError as error:
         return _fail(f"{error}")
+    if stats.damaged_lines or stats.skipped_files:
+        print(
+            f"actiontrace: export: skipped {stats.damaged_lines} damaged lines and "
+            f"{stats.skipped_files} files not read",
+            file=sys.stderr,
+        )
+    return code
 
 
 def _fail(message: str) -> int:
@@ -85,11 +98,11 @@ class _Counted:
 
     __slots__ = ("count", "items")
 
-    def __init__(self, items: Iterable[Mapping[str, Any]]) -> None:
+    def __init__(self, items: Iterable[TraceRecord]) -> None:
         self.items = items
         self.count = 0
 
-    def __iter__(self) -> Iterator[Mapping[str, Any]]:
+    def __iter__(self) -> Iterator[TraceRecord]:
         for item in self.items:
             self.count += 1
             yield item
@@ -130,11 +143,11 @@ def _to_otlp(traces: _Counted, args: argparse.Namespace) -> int:
     giving_up = False
     unsent = pending = 0
     try:
-        for trace in traces:
+        for record in traces:
             if giving_up:  # the endpoint failed a whole batch: count the rest, send nothing more
                 unsent += 1
                 continue
-            sink.write_trace(trace)
+            sink.write_trace(record.trace)
             pending += 1
             if pending == BATCH_SIZE:
                 pending = 0
@@ -169,7 +182,7 @@ def _deliver(sink: Any) -> bool:
 
 
 def _count(path: str) -> int:
-    return sum(1 for _ in read_traces(path))
+    return sum(1 for _ in scan_traces(path))
 
 
 def _progress(done: int, total: int | None) -> None:

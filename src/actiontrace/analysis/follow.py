@@ -69,7 +69,7 @@ def _identity(stat: os.stat_result) -> tuple[int, int]:
 
 
 def _list(root: str) -> tuple[list[TraceFile], list[str]]:
-    """The trace files under ``root`` now (nothing when it does not exist yet)."""
+    """List the trace files under ``root`` now (nothing when it does not exist yet)."""
     try:
         found = discover_trace_files(root)
     except OSError:
