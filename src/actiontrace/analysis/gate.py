@@ -4,7 +4,8 @@ Limits: ``--max-p95 MS`` and ``--max-p99 MS`` for every action, ``--action PATTE
 own p95 limit (patterns as the filter's: ``*`` matches any run of characters; the first matching
 ``--action`` applies, else ``--max-p95``), ``--max-error-rate FRACTION`` the share of ``error``
 traces (a ``failed`` action is an ordinary game outcome). Actions with fewer than ``--min-count``
-traces (default 20) are reported but never fail the gate. Figures of sampled runs are the
+traces read (default 20; the traces in the files, not an estimate) are reported but never fail
+the gate. Figures of sampled runs are the
 report's estimates (a trace kept by rate ``r`` weighs ``1 / r``).
 
 Exit codes: 0 every action within its limits; 1 one line per violation (action, figure, limit);
