@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..pipeline.filter import action_matches
-from .runs import ActionRun, Run, load_for_command
+from .runs import ActionRun, Run, load_for_command, number_argument
 from .text import printable
 
 __all__ = ["DEFAULT_MIN_COUNT", "Limits", "Violation", "check_run", "register", "run"]
@@ -173,34 +173,9 @@ def run(args: argparse.Namespace) -> int:
     return 1 if violations else 0
 
 
-def _ms(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number of ms: {text!r}") from None
-    if not math.isfinite(value) or value < 0:
-        raise argparse.ArgumentTypeError(f"must be a finite number of ms >= 0, got {text!r}")
-    return value
-
-
-def _fraction(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not 0 <= value <= 1:
-        raise argparse.ArgumentTypeError(f"must be a fraction between 0 and 1, got {text!r}")
-    return value
-
-
-def _count(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be at least 0, got {value}")
-    return value
+_ms = number_argument("a number of ms")
+_fraction = number_argument("a fraction", maximum=1)
+_count = number_argument("an integer", integer=True)
 
 
 def _action_limit(text: str) -> tuple[str, float]:
