@@ -715,3 +715,18 @@ def test_threads_writing_at_once_get_the_decisions_one_thread_gets() -> None:
     assert sorted(shared_out.ids()) == sorted(alone.ids())
     stats = shared.stats
     assert stats["kept"] + stats["sampledOut"] == 20_000 and stats["kept"] == len(alone.got)
+
+
+def test_an_opentelemetry_sink_behind_the_sampler_exports_what_is_kept(
+    memory: tuple[Any, Any],
+) -> None:
+    sink, exporter = memory
+    sampler = TailSampler(sink, rate=0.0)
+    failing, quiet = _trace("magic:cast", outcome="error"), _trace("core:go")
+    sampler.write_trace(quiet)
+    sampler.write_trace(failing)
+    assert sampler.flush() is True
+    spans = exporter.get_finished_spans()
+    assert [span.name for span in spans] == ["magic:cast"]
+    assert spans[0].attributes["actiontrace.status"] == "error"
+    assert format(spans[0].context.trace_id, "032x") == failing.trace_id
