@@ -49,7 +49,7 @@ TARGET_OPEN_S = 3.0
 
 def write_traces(path: Path, count: int) -> None:
     rng = random.Random(7)
-    # Linked traces (SPEC §9.1) where this version has them.
+    # Linked traces where this version has them.
     linking = "parent" in inspect.signature(ActionExecutionTrace).parameters
     with path.open("w", encoding="utf-8") as handle:
         parent: ActionExecutionTrace | None = None

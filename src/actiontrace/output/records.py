@@ -263,9 +263,8 @@ def _error_view(value: object) -> ErrorView | None:
     )
 
 
-def _execution_status(status: object, value: dict[str, Any]) -> str:
-    if type(status) is str and status in _STATUS_SET:
-        return status
+def _execution_status(value: dict[str, Any]) -> str:
+    """Return the status of a trace that does not state a known one: from its error or result."""
     if type(value.get("error")) is dict:
         return "error"
     result = value.get("result")
@@ -502,7 +501,7 @@ def make_record(value: Any, file: str, line: int) -> TraceRecord | None:
         actor = "?"
     status = execution.get("status")
     if type(status) is not str or status not in _STATUS_SET:
-        status = _execution_status(status, value)
+        status = _execution_status(value)
     duration = execution.get("duration")
     if type(duration) is not float or not 0.0 <= duration <= _TIME_LIMIT:
         duration = _duration(duration)
