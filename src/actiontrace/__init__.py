@@ -51,6 +51,7 @@ _EXPORTS = {
     "ReadStats": ".output.reader",
     "Span": ".structured",
     "StructuredTrace": ".structured",
+    "TailSampler": ".output.sampler",
     "TraceConfig": ".pipeline",
     "TraceContext": ".ids",
     "TraceDict": ".types",
@@ -80,6 +81,7 @@ if TYPE_CHECKING:
     from .factory import ActionExecutionTraceFactory
     from .ids import TraceContext
     from .output.reader import ReadStats, TraceRecord, read_traces, scan_traces
+    from .output.sampler import TailSampler
     from .output.service import ActionTraceOutputService
     from .pipeline import (
         ATTEMPT_ACTION_ID,
@@ -136,6 +138,7 @@ __all__ = [
     "ReadStats",
     "Span",
     "StructuredTrace",
+    "TailSampler",
     "TraceConfig",
     "TraceContext",
     "TraceDict",

@@ -36,7 +36,12 @@ if TYPE_CHECKING:
 
 __all__ = ["build_parser", "fail", "main"]
 
-_EXTENSIONS = ("actiontrace.analysis.export", "actiontrace.analysis.watch")
+_EXTENSIONS = (
+    "actiontrace.analysis.export",
+    "actiontrace.analysis.watch",
+    "actiontrace.analysis.gate",
+    "actiontrace.analysis.diff",
+)
 _HTML_MODULE = "actiontrace.analysis.html"
 
 Command = Callable[[argparse.Namespace], int]
