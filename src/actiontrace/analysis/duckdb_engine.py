@@ -55,6 +55,13 @@ EXTRA_MESSAGE = "the duckdb engine needs the scale extra: pip install 'actiontra
 
 TRACES_FILE = "traces.parquet"
 SPANS_FILE = "spans.parquet"
+READ_KEYS = {
+    "files": "actiontrace.files",
+    "corrupt": "actiontrace.corrupt",
+    "torn": "actiontrace.torn",
+    "unreadable": "actiontrace.unreadable",
+}
+"""Key-value metadata of ``traces.parquet``: what reading the traces met when they were exported."""
 
 # A line no DuckDB reader can split further: columns on NUL (no JSON text holds a raw NUL, so a
 # line with one lands a second column and is damaged), no quoting, every line kept in order.
@@ -256,8 +263,11 @@ def report_duckdb(
         if is_parquet_folder(root):
             _parquet_views(connection, root)
             report = _report(connection, slowest)
-            report["files"] = 0
-            report["corrupt"] = report["torn"] = report["unreadable"] = 0
+            read = _export_read_stats(connection, root)
+            report["files"] = read.get("files", 0)
+            report["corrupt"] = read.get("corrupt", 0)
+            report["torn"] = read.get("torn", 0)
+            report["unreadable"] = read.get("unreadable", 0)
             return report
         files = _folder_files(root) if root.is_dir() else [root]
         stats = _load_files(connection, [str(file) for file in files])
@@ -280,6 +290,20 @@ def _parquet_views(connection: Any, root: Path) -> None:
         connection.execute(
             f"CREATE OR REPLACE TEMP VIEW {name} AS SELECT * FROM read_parquet({source})"
         )
+
+
+def _export_read_stats(connection: Any, root: Path) -> dict[str, int]:
+    """Return what reading met when the export was written (``traces.parquet``'s metadata)."""
+    names = {key.encode(): name for name, key in READ_KEYS.items()}
+    found: dict[str, int] = {}
+    rows = connection.execute(
+        f"SELECT key, value FROM parquet_kv_metadata({_literal(str(root / TRACES_FILE))})"
+    ).fetchall()
+    for key, value in rows:
+        name = names.get(bytes(key))
+        if name is not None and bytes(value).isdigit():
+            found[name] = int(bytes(value))
+    return found
 
 
 def _json_lines_ok(text: str) -> bool:

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from ..output.reader import ReadStats, scan_traces
-from .duckdb_engine import DEFAULT_MEMORY_LIMIT, SPANS_FILE, TRACES_FILE, connect
+from .duckdb_engine import DEFAULT_MEMORY_LIMIT, READ_KEYS, SPANS_FILE, TRACES_FILE, connect
 from .scale_rows import Row, is_execution, span_rows, trace_row
 from .scale_sql import SPAN_COLUMNS, TRACE_COLUMNS
 
@@ -86,15 +86,29 @@ def stage_rows(
 
 
 def copy_staged(
-    connection: Any, staged: Path, columns: tuple[tuple[str, str, str], ...], target: str
+    connection: Any,
+    staged: Path,
+    columns: tuple[tuple[str, str, str], ...],
+    target: str,
+    stats: ReadStats | None = None,
 ) -> None:
-    """Copy one staged JSON Lines file into a Parquet file with ``columns``' names and types."""
+    """Copy one staged JSON Lines file into a Parquet file with ``columns``' names and types.
+
+    With ``stats``, the file's key-value metadata records what reading met (``READ_KEYS``), so a
+    report over the Parquet files states the same files and damage as one over the traces.
+    """
     source = (
         f"read_json($staged, format='newline_delimited', columns={_columns_sql(columns)}, "
         "maximum_object_size=33554432)"
     )
+    options = "FORMAT parquet"
+    if stats is not None:
+        pairs = ", ".join(
+            f"'{key}': '{int(getattr(stats, name))}'" for name, key in READ_KEYS.items()
+        )
+        options += f", KV_METADATA {{{pairs}}}"
     connection.execute(
-        f"COPY (SELECT {_select_sql(columns)} FROM {source}) TO $target (FORMAT parquet)",
+        f"COPY (SELECT {_select_sql(columns)} FROM {source}) TO $target ({options})",
         {"staged": str(staged), "target": target},
     )
 
@@ -118,7 +132,7 @@ def export_parquet(
         try:
             trace_file, span_file, traces, spans, structured = stage_rows(path, Path(temp), stats)
             target.mkdir(parents=True, exist_ok=True)
-            copy_staged(connection, trace_file, TRACE_COLUMNS, str(target / TRACES_FILE))
+            copy_staged(connection, trace_file, TRACE_COLUMNS, str(target / TRACES_FILE), stats)
             copy_staged(connection, span_file, SPAN_COLUMNS, str(target / SPANS_FILE))
         finally:
             connection.close()
