@@ -15,10 +15,12 @@ import pytest
 from actiontrace import InvalidArgumentError
 from actiontrace.analysis import follow as follow_module
 from actiontrace.analysis.follow import FollowedTrace, follow_records, follow_traces
+from actiontrace.output import lines as lines_module
 
 
 def trace(n: int, action: str = "core:go") -> dict[str, Any]:
-    return {"metadata": {"actionId": action, "actorId": "p1"}, "eventPayload": {"n": n}}
+    meta = {"actionId": action, "actorId": "p1", "traceType": "execution"}
+    return {"metadata": meta, "eventPayload": {"n": n}}
 
 
 def line(n: int) -> str:
@@ -99,7 +101,7 @@ def test_torn_last_line_is_waited_for_not_reported(tmp_path: Path, follow: Any) 
 def test_long_lines_span_read_chunks(
     tmp_path: Path, follow: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(follow_module, "_CHUNK", 7)
+    monkeypatch.setattr(lines_module, "CHUNK_BYTES", 7)
     (tmp_path / "a.jsonl").write_text(line(1) + line(2) + line(3))
     assert numbers(one_round(follow())) == [1, 2, 3]
 
@@ -154,14 +156,14 @@ def test_unreadable_json_file_is_skipped(
     tmp_path: Path, follow: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     (tmp_path / "t.json").write_text(json.dumps(trace(1)))
-    real_open = open
+    real_open = follow_module.open_regular
 
-    def deny(path: Any, *args: Any, **kwargs: Any) -> Any:
-        if str(path).endswith("t.json"):
+    def deny(path: str) -> Any:
+        if path.endswith("t.json"):
             raise PermissionError(13, "denied")
-        return real_open(path, *args, **kwargs)
+        return real_open(path)
 
-    monkeypatch.setattr("builtins.open", deny)
+    monkeypatch.setattr(follow_module, "open_regular", deny)
     records = follow()
     assert one_round(records) == []
     monkeypatch.undo()
@@ -383,16 +385,16 @@ def test_open_failure_is_retried(
     tmp_path: Path, follow: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     (tmp_path / "a.jsonl").write_text(line(1))
-    real_open = open
+    real_open = follow_module.open_regular
     failures = {"left": 1}
 
-    def flaky(path: Any, *args: Any, **kwargs: Any) -> Any:
-        if str(path).endswith("a.jsonl") and failures["left"]:
+    def flaky(path: str) -> Any:
+        if path.endswith("a.jsonl") and failures["left"]:
             failures["left"] -= 1
             raise PermissionError(13, "denied")
-        return real_open(path, *args, **kwargs)
+        return real_open(path)
 
-    monkeypatch.setattr("builtins.open", flaky)
+    monkeypatch.setattr(follow_module, "open_regular", flaky)
     records = follow()
     assert one_round(records) == []
     assert numbers(one_round(records)) == [1]

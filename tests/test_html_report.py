@@ -206,6 +206,7 @@ def test_other_trace_types_and_non_traces_are_not_drawn() -> None:
     page.add({"metadata": {"traceType": "structured"}, "spans": []})
     page.add(["not", "a", "trace"])
     page.add({"metadata": "odd", "execution": None})
+    page.add({"metadata": {"traceType": "execution"}, "execution": None})
     data = page.snapshot()
     assert data["timeline"]["total"] == 1
     assert data["actors"] == [{"id": "?", "count": 1, "failed": 0, "error": 0}]
@@ -214,10 +215,10 @@ def test_other_trace_types_and_non_traces_are_not_drawn() -> None:
 @pytest.mark.parametrize(
     ("trace", "status"),
     [
-        ({"metadata": {}, "error": {"type": "X"}}, "error"),
-        ({"metadata": {}, "result": {"success": True}}, "success"),
-        ({"metadata": {}, "result": {"success": False}}, "failed"),
-        ({"metadata": {}}, "unknown"),
+        ({"metadata": {"traceType": "execution"}, "error": {"type": "X"}}, "error"),
+        ({"metadata": {"traceType": "execution"}, "result": {"success": True}}, "success"),
+        ({"metadata": {"traceType": "execution"}, "result": {"success": False}}, "failed"),
+        ({"metadata": {"traceType": "execution"}}, "unknown"),
     ],
 )
 def test_status_of_traces_without_one_is_derived(trace: dict[str, Any], status: str) -> None:
@@ -239,7 +240,7 @@ def test_bar_texts_are_clipped_and_errors_summarised() -> None:
     assert len(first["payload"]) == html_module.PAYLOAD_CHARS + 1 and first["payload"][-1] == "…"
     assert len(first["action"]) == html_module.TEXT_CHARS + 1
     assert first["error"] == "BoomError: boom 1"
-    assert second["error"] == "plain text error"
+    assert second["error"] is None  # an error that is not an error record is not shown as one
 
 
 def test_timeline_keeps_every_problem_the_slowest_and_a_bounded_sample(

@@ -276,7 +276,7 @@ def test_close_returns_in_bound_when_the_writer_is_stuck_counting_the_queue_fail
         def to_dict(self) -> dict[str, Any]:
             entered.set()
             release.wait(20)
-            return {"metadata": {"actionId": "hung"}}
+            return {"metadata": {"actionId": "hung", "traceType": "execution"}}
 
     svc = ActionTraceOutputService(tmp_path)
     svc.write_trace(Hung())
@@ -325,7 +325,7 @@ def test_close_timing_out_with_nothing_queued_logs_nothing_and_flush_recovers(
         def to_dict(self) -> dict[str, Any]:
             entered.set()
             release.wait(20)
-            return {"metadata": {"actionId": "hung"}}
+            return {"metadata": {"actionId": "hung", "traceType": "execution"}}
 
     svc = ActionTraceOutputService(tmp_path)
     svc.write_trace(Hung())

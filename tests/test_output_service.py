@@ -57,7 +57,7 @@ class Gate:
     def to_dict(self) -> dict[str, Any]:
         self.entered.set()
         assert self.release.wait(20)
-        return {"metadata": {"actionId": "gate"}}
+        return {"metadata": {"actionId": "gate", "traceType": "execution"}}
 
 
 def action_ids(path: Path) -> list[str]:

@@ -12,7 +12,8 @@ from typing import Any
 import pytest
 
 from actiontrace import ActionExecutionTrace, InvalidArgumentError, read_traces
-from actiontrace.output import reader
+from actiontrace.output import discovery, reader
+from actiontrace.output import records as record_model
 from actiontrace.output.reader import MAX_LOCATIONS, ReadStats, TraceRecord, scan_traces
 
 
@@ -53,7 +54,11 @@ def test_reads_real_execution_traces_back_equal_to_their_dicts(tmp_path: Path) -
 def test_scan_names_the_file_and_line_of_each_trace(tmp_path: Path) -> None:
     path = jsonl(tmp_path / "a.jsonl", [trace(0)], tail="\n" + json.dumps(trace(1)) + "\n")
     records = list(scan_traces(path))
-    assert records == [TraceRecord(trace(0), str(path), 1), TraceRecord(trace(1), str(path), 3)]
+    assert [(r.trace, r.file, r.line) for r in records] == [
+        (trace(0), str(path), 1),
+        (trace(1), str(path), 3),
+    ]
+    assert all(isinstance(r, TraceRecord) for r in records)
     assert records[1].file == str(path) and records[1].line == 3
 
 
@@ -169,7 +174,7 @@ def test_a_file_named_gz_that_is_not_gzip_is_counted_unreadable(tmp_path: Path) 
     stats = ReadStats()
     assert numbers(tmp_path, stats) == [2]
     assert stats.unreadable == 1
-    assert stats.problems == [(str(tmp_path / "fake.jsonl.gz"), 1)]
+    assert stats.problems == [(str(tmp_path / "fake.jsonl.gz"), 0)]
 
 
 def test_when_a_jsonl_and_its_gz_both_exist_only_the_gz_is_read(tmp_path: Path) -> None:
@@ -186,13 +191,13 @@ def test_a_listed_file_compressed_before_it_is_opened_is_read_from_its_gz(
 ) -> None:
     jsonl(tmp_path / "a.jsonl", [trace(1)])
     jsonl(tmp_path / "b.jsonl", [trace(2)])
-    listed = reader._folder_files(tmp_path)
+    listed = discovery.discover_trace_files(tmp_path)
     # Now the writer compresses a.jsonl and deletes b.jsonl (max_files) behind the reader's back.
     with gzip.open(tmp_path / "a.jsonl.gz", "wt") as out:
         out.write(json.dumps(trace(1)) + "\n")
     (tmp_path / "a.jsonl").unlink()
     (tmp_path / "b.jsonl").unlink()
-    monkeypatch.setattr(reader, "_folder_files", lambda root: listed)
+    monkeypatch.setattr(reader, "discover_trace_files", lambda root: listed)
     stats = ReadStats()
     assert numbers(tmp_path, stats) == [1]
     assert stats.files == 1 and stats.unreadable == 0
@@ -203,14 +208,14 @@ def test_a_folder_file_that_cannot_be_opened_is_counted_and_skipped(
 ) -> None:
     jsonl(tmp_path / "a.jsonl", [trace(1)])
     jsonl(tmp_path / "b.jsonl", [trace(2)])
-    real_open = reader._open
+    real_open = reader.open_regular
 
-    def deny(path: Path, kind: str | None) -> Any:
-        if path.name == "a.jsonl":
-            raise PermissionError(13, "Permission denied", str(path))
-        return real_open(path, kind)
+    def deny(path: str) -> Any:
+        if path.endswith("a.jsonl"):
+            raise PermissionError(13, "Permission denied", path)
+        return real_open(path)
 
-    monkeypatch.setattr(reader, "_open", deny)
+    monkeypatch.setattr(reader, "open_regular", deny)
     stats = ReadStats()
     assert numbers(tmp_path, stats) == [2]
     assert stats.unreadable == 1 and stats.problems == [(str(tmp_path / "a.jsonl"), 0)]
@@ -299,18 +304,21 @@ def test_the_reader_does_not_import_the_writer() -> None:
 
 
 def test_lines_orjson_refuses_are_still_read_with_the_standard_parser(tmp_path: Path) -> None:
-    # Integers past 64 bits and NaN are valid for json.loads, not for orjson.
+    # Integers past 64 bits are valid for json.loads, not for orjson; NaN is damage for both.
     path = tmp_path / "odd.jsonl"
     path.write_text(
-        '{"metadata": {"actionId": "a"}, "eventPayload": {"big": 123456789012345678901234567890}}\n'
-        '{"metadata": {"actionId": "b"}, "eventPayload": {"x": NaN}}\n',
+        '{"metadata": {"actionId": "a", "traceType": "execution"},'
+        ' "eventPayload": {"big": 123456789012345678901234567890}}\n'
+        '{"metadata": {"actionId": "b", "traceType": "execution"}, "eventPayload": {"x": NaN}}\n',
         encoding="utf-8",
     )
     traces = list(read_traces(path))  # exact: the standard parser
     assert traces[0]["eventPayload"]["big"] == 123456789012345678901234567890
-    assert traces[1]["metadata"]["actionId"] == "b"
-    fast = [record.trace for record in scan_traces(path, fast=True)]
-    assert [t["metadata"]["actionId"] for t in fast] == ["a", "b"]  # NaN: parsed again, not lost
+    assert len(traces) == 1
+    stats = ReadStats()
+    fast = [record.trace for record in scan_traces(path, stats, fast=True)]
+    assert [t["metadata"]["actionId"] for t in fast] == ["a"]  # orjson: the big int as a float
+    assert stats.corrupt == 1
 
 
 def test_the_reader_works_without_orjson(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -318,8 +326,10 @@ def test_the_reader_works_without_orjson(tmp_path: Path, monkeypatch: pytest.Mon
     import sys
 
     path = tmp_path / "t.jsonl"
-    path.write_text('{"metadata": {"actionId": "a"}}\n{torn', encoding="utf-8")
-    monkeypatch.setattr(reader, "_fast_loads", None)
+    path.write_text(
+        '{"metadata": {"actionId": "a", "traceType": "execution"}}\n{torn', encoding="utf-8"
+    )
+    monkeypatch.setattr(record_model, "_fast_loads", None)
     stats = ReadStats()
     records = scan_traces(path, stats, fast=True)
     assert [r.trace["metadata"]["actionId"] for r in records] == ["a"]
@@ -327,8 +337,8 @@ def test_the_reader_works_without_orjson(tmp_path: Path, monkeypatch: pytest.Mon
     # And the module imports cleanly where orjson is not installed at all.
     code = (
         "import sys; sys.modules['orjson'] = None\n"
-        "from actiontrace.output import reader\n"
-        "assert reader._fast_loads is None\n"
+        "from actiontrace.output import reader, records\n"
+        "assert records._fast_loads is None\n"
         f"print(sum(1 for _ in reader.scan_traces({str(path)!r}, fast=True)))\n"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)

@@ -129,7 +129,7 @@ def test_bad_durations_are_ignored_for_latency() -> None:
         make_trace(duration=2),
     ]
     row = build_report(records(traces))["actions"]["core:go"]
-    assert row["count"] == 5
+    assert row["count"] == 4  # the NaN one is not a trace: JSON cannot hold it
     assert row["max"] == 2.0 and row["p50"] == 2.0
 
 
@@ -216,10 +216,10 @@ def test_records_without_a_trace_dict_are_skipped() -> None:
     assert report["actions"] == {}
 
 
-def test_trace_without_trace_type_counts_as_execution() -> None:
-    report = build_report([make_trace(trace_type=None)])
-    assert report["traceTypes"] == {"execution": 1}
-    assert report["actions"]["core:go"]["count"] == 1
+def test_a_dict_without_trace_type_is_not_a_trace() -> None:
+    report = build_report([make_trace(trace_type=None), make_trace(trace_type="")])
+    assert report["traceTypes"] == {}
+    assert report["total"] == 0 and report["actions"] == {}
 
 
 @pytest.mark.parametrize(
@@ -271,7 +271,7 @@ def test_structured_traces_feed_operations_not_actions() -> None:
     }
     other = {"metadata": {"traceType": "action_aware_structured"}, "spans": "not a list"}
     report = build_report([structured, other, make_trace()])
-    assert report["total"] == 3
+    assert report["total"] == 1  # execution traces; the others are counted apart
     assert report["traceTypes"] == {"action_aware_structured": 1, "execution": 1, "structured": 1}
     assert list(report["actions"]) == ["core:go"]
     assert report["operations"]["dispatch_event"] == {
@@ -343,7 +343,7 @@ def test_text_report_fits_a_hundred_columns_and_labels_latencies_in_ms() -> None
     for label in ("p50 (ms)", "p95 (ms)", "p99 (ms)", "max (ms)"):
         assert label in text
     assert "Trace report for traces" in text
-    assert "22 traces (22 execution)" in text
+    assert "22 execution traces" in text
 
 
 def test_text_report_shows_totals_errors_and_slowest_files() -> None:
@@ -393,8 +393,8 @@ def test_text_report_of_headers_files_corrupt_groups_and_operations() -> None:
     report["torn"] = 2
     report["unreadable"] = 3
     text = render_report(report)
-    assert "2 traces (1 execution, 1 structured) in 2 files\n" in text
-    assert "Skipped: 1 corrupt lines, 2 torn lines, 3 unreadable files" in text
+    assert "1 execution traces (and 1 structured) in 2 files\n" in text
+    assert "Skipped: 3 damaged lines (1 corrupt, 2 torn), 3 files not read (3 unreadable" in text
     assert "zone = north" in text
     assert "Operations (structured traces)" in text and "load" in text
     assert "Error types: none" in text
@@ -404,7 +404,7 @@ def test_text_report_without_execution_traces_says_so() -> None:
     text = render_report(build_report([]))
     assert "Actions: no execution traces" in text
     assert "Slowest traces: none" in text
-    assert "0 traces" in text
+    assert "0 execution traces" in text
 
 
 def test_text_report_shows_huge_latencies_without_decimals() -> None:

@@ -58,9 +58,12 @@ def test_summary_line_is_exactly_to_summary(make: Any) -> None:
 
 
 def test_summary_line_of_a_malformed_trace_does_not_fail() -> None:
-    assert summary_line({}) == "Action: ? | Actor: ? | Status: pending | Duration: incomplete"
-    odd = {"metadata": {"actionId": 5, "actorId": None}, "execution": {"duration": "x"}}
-    assert summary_line(odd) == "Action: 5 | Actor: ? | Status: pending | Duration: incomplete"
+    assert summary_line({}) == "Action: ? | Actor: ? | Status: unknown | Duration: incomplete"
+    odd = {
+        "metadata": {"actionId": 5, "actorId": None, "traceType": "execution"},
+        "execution": {"duration": "x"},
+    }
+    assert summary_line(odd) == "Action: ? | Actor: ? | Status: unknown | Duration: incomplete"
 
 
 def test_render_shows_phases_relative_to_start_in_ms() -> None:

@@ -42,7 +42,8 @@ class WithJson(Plain):
 
 
 def doc(n: int, **extra: Any) -> dict[str, Any]:
-    return {"metadata": {"actionId": "core:go", "actorId": "p1", "n": n}, **extra}
+    meta = {"actionId": "core:go", "actorId": "p1", "n": n, "traceType": "execution"}
+    return {"metadata": meta, **extra}
 
 
 def real_trace() -> ActionExecutionTrace:
@@ -415,9 +416,11 @@ def test_a_partial_line_that_cannot_be_cut_makes_the_sink_start_a_new_file(
 ) -> None:
     sink = lines_sink(tmp_path)
     real_write = os.write
+    calls: list[int] = []
 
     def half_then_fail(fd: int, data: Any) -> int:
-        if len(data) > 20:
+        calls.append(len(data))
+        if len(calls) == 1:  # 20 bytes of the line, then the disk fails
             return real_write(fd, bytes(data[:20]))
         raise OSError(errno.EIO, "Input/output error")
 

@@ -12,13 +12,13 @@ The output is the format's JSON Object form::
   terrible), and ``args`` holding status, actor, command, the sanitised payload, the error's type
   and message and the trace's W3C ids;
 * one thread-scoped instant (``"i"``, ``"s": "t"``) event per phase, at its own time;
-* linked traces (SPEC §9.1): a flow arrow from each parent action to each child, drawn by a pair
+* linked traces: a flow arrow from each parent action to each child, drawn by a pair
   of flow events with the same ``id``, ``cat`` (``link``) and ``name``: ``"ph": "s"`` at the
   parent's start on the parent's track (bound to the enclosing slice, the parent's bar) and
   ``"ph": "f"`` with ``"bp": "e"`` at the child's start on the child's track (bound to the
   enclosing slice, the child's bar, rather than to the next slice). Each sits right after its
   slice in the list, so a viewer meeting both at one time opens the slice first;
-* structured traces (SPEC §9.3): their ended spans as nested ``X`` events (``cat`` ``span``) on
+* structured traces: their ended spans as nested ``X`` events (``cat`` ``span``) on
   a ``"<actor> steps"`` track below the actor's own; spans that overlap without nesting (two
   concurrent tasks) go to further tracks (``"<actor> steps 2"``...), since slices on one track
   must nest. The actor is the trace's ``actorId``, else its parent action's; a root span whose
@@ -28,18 +28,19 @@ The output is the format's JSON Object form::
 ``ts`` is relative to the earliest event's wall-clock time (so the timeline starts at 0 and the
 microsecond floats keep nanosecond precision); ``otherData.epochOriginNs`` and ``epochOrigin``
 give that origin as wall-clock time. Incomplete and malformed traces are skipped, as are
-structured traces without their anchor or an actor.
+structured traces without their anchor or an actor. Traces are read as the read path's
+``TraceRecord`` (bare trace dicts are made into records first).
 """
 
 from __future__ import annotations
 
-import json
-import math
 import os
 from collections.abc import Iterable, Mapping
-from typing import IO, Any, TypeGuard
+from typing import IO, Any
 
+from ..output.records import SpanView, TraceRecord, as_record
 from ..trace import format_created_at
+from .text import json_text
 
 __all__ = ["write_chrome_trace"]
 
@@ -48,88 +49,89 @@ _DONE = {"success": "good", "failed": "bad", "error": "terrible"}
 _PHASE_ARGS = ("description", "payloadSize", "truncated", "success", "errorType")
 
 
-def _number(value: Any) -> TypeGuard[int | float]:
-    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+_Finished = tuple[TraceRecord, int]
 
 
-_Finished = tuple[Mapping[str, Any], Mapping[str, Any], Mapping[str, Any], int]
-
-
-def _finished(trace: Any) -> _Finished | None:
-    """Return ``(trace, metadata, execution, startEpochNs)`` of a finished trace, else None."""
-    if not isinstance(trace, Mapping):
-        return None
-    metadata, execution = trace.get("metadata"), trace.get("execution")
-    if not isinstance(metadata, Mapping) or not isinstance(execution, Mapping):
-        return None
-    epoch = execution.get("startEpochNs")
+def _finished(record: TraceRecord) -> _Finished | None:
+    """Return ``(record, startEpochNs)`` of a finished execution trace, else None."""
+    epoch = record.start_epoch_ns
     if (
-        execution.get("status") not in _DONE
-        or not isinstance(metadata.get("actionId"), str)
-        or not isinstance(metadata.get("actorId"), str)
-        or not (isinstance(epoch, int) and not isinstance(epoch, bool))
-        or not _number(execution.get("startTime"))
-        or not _number(execution.get("duration"))
+        not record.is_execution
+        or record.status not in _DONE
+        or epoch is None
+        or record.start_ms is None
+        or record.duration is None
     ):
         return None
-    return trace, metadata, execution, epoch
+    return record, epoch
 
 
-def _args(trace: Mapping[str, Any], metadata: Mapping[str, Any], status: str) -> dict[str, Any]:
-    args: dict[str, Any] = {"status": status, "actorId": metadata["actorId"]}
-    turn = trace.get("turnAction")
-    if isinstance(turn, Mapping) and isinstance(turn.get("commandString"), str):
-        args["command"] = turn["commandString"]
-    args["payload"] = trace.get("eventPayload")
-    error = trace.get("error")
-    if isinstance(error, Mapping):
-        args["errorType"] = error.get("type")
-        args["errorMessage"] = error.get("message")
-    for key in ("traceId", "spanId", "parentSpanId"):
-        if isinstance(metadata.get(key), str):
-            args[key] = metadata[key]
+def _args(record: TraceRecord) -> dict[str, Any]:
+    args: dict[str, Any] = {"status": record.status, "actorId": record.actor_id}
+    if record.command is not None:
+        args["command"] = record.command
+    args["payload"] = record.payload
+    if record.error_type is not None:
+        args["errorType"] = record.error_type
+        args["errorMessage"] = record.error_message
+    for key, value in (
+        ("traceId", record.trace_id),
+        ("spanId", record.span_id),
+        ("parentSpanId", record.parent_span_id),
+    ):
+        if value is not None:
+            args[key] = value
+    return args
+
+
+def _phase_args(phase: Any) -> dict[str, Any]:
+    args: dict[str, Any] = {"description": phase.description}
+    if phase.payload_size is not None:
+        args["payloadSize"] = phase.payload_size
+        args["truncated"] = phase.truncated
+    if phase.success is not None:
+        args["success"] = phase.success
+    if phase.error_type is not None:
+        args["errorType"] = phase.error_type
     return args
 
 
 def _trace_events(finished: _Finished, tid: int, origin: int) -> list[dict[str, Any]]:
     """Build the ``X`` event of one finished trace, then an instant event per phase."""
-    trace, metadata, execution, epoch = finished
-    status = execution["status"]
-    start_ms = float(execution["startTime"])
+    record, epoch = finished
+    start_ms = record.start_ms or 0.0
     ts = (epoch - origin) / 1000
     events: list[dict[str, Any]] = [
         {
-            "name": metadata["actionId"],
+            "name": record.action_id,
             "cat": "action",
             "ph": "X",
             "ts": ts,
-            "dur": float(execution["duration"]) * 1000,
+            "dur": (record.duration or 0.0) * 1000,
             "pid": _PID,
             "tid": tid,
-            "cname": _DONE[status],
-            "args": _args(trace, metadata, status),
+            "cname": _DONE[record.status],
+            "args": _args(record),
         }
     ]
-    phases = execution.get("phases")
-    for phase in phases if isinstance(phases, list) else ():
-        if not isinstance(phase, Mapping) or not _number(phase.get("timestamp")):
+    for phase in record.phases():
+        if phase.timestamp is None:
             continue
         events.append(
             {
-                "name": str(phase.get("phase")),
+                "name": phase.phase,
                 "cat": "phase",
                 "ph": "i",
                 "s": "t",
-                "ts": ts + (float(phase["timestamp"]) - start_ms) * 1000,
+                "ts": ts + (phase.timestamp - start_ms) * 1000,
                 "pid": _PID,
                 "tid": tid,
-                "args": {key: phase[key] for key in _PHASE_ARGS if key in phase},
+                "args": _phase_args(phase),
             }
         )
     return events
 
 
-_STRUCTURED = frozenset(("structured", "action_aware_structured"))
 _SPAN_COLOURS = {"success": "good", "failure": "bad", "error": "terrible"}
 _LANE_SORT = 1000  # an actor's tracks sort together: its own, then its steps lanes
 
@@ -139,49 +141,31 @@ class _Span:
 
     __slots__ = ("end", "item", "lane", "start")
 
-    def __init__(self, item: Mapping[str, Any], start: int, end: int) -> None:
+    def __init__(self, item: SpanView, start: int, end: int) -> None:
         self.item = item
         self.start = start
         self.end = end
         self.lane = 0
 
 
-_Structured = tuple[Mapping[str, Any], list[_Span]]
-
-
-def _structured(trace: Any) -> _Structured | None:
-    """Return ``(metadata, ended spans)`` of a structured trace with its clock anchor, else None."""
-    if not isinstance(trace, Mapping):
-        return None
-    metadata, spans = trace.get("metadata"), trace.get("spans")
-    if not isinstance(metadata, Mapping) or metadata.get("traceType") not in _STRUCTURED:
-        return None
-    anchor_ns, anchor_ms = metadata.get("startEpochNs"), metadata.get("startTime")
-    if not (isinstance(anchor_ns, int) and not isinstance(anchor_ns, bool)) or not _number(
-        anchor_ms
-    ):
+def _structured(record: TraceRecord) -> list[_Span] | None:
+    """Return the ended spans of a structured trace with its clock anchor, else None."""
+    anchor_ns, anchor_ms = record.start_epoch_ns, record.start_ms
+    if not record.is_structured or anchor_ns is None or anchor_ms is None:
         return None
     placed = []
-    for item in spans if isinstance(spans, list) else ():
-        if (
-            isinstance(item, Mapping)
-            and item.get("status") in _SPAN_COLOURS
-            and _number(item.get("startTime"))
-            and _number(item.get("duration"))
-        ):
-            start = anchor_ns + round((float(item["startTime"]) - float(anchor_ms)) * 1e6)
-            placed.append(_Span(item, start, start + round(float(item["duration"]) * 1e6)))
-    return metadata, placed
+    for item in record.spans():
+        if item.status in _SPAN_COLOURS and item.start_ms is not None and item.duration is not None:
+            start = anchor_ns + round((item.start_ms - anchor_ms) * 1e6)
+            placed.append(_Span(item, start, start + round(item.duration * 1e6)))
+    return placed
 
 
-def _structured_actor(
-    trace: Mapping[str, Any], metadata: Mapping[str, Any], actor_of: Mapping[str, str]
-) -> str | None:
-    for actor in (trace.get("actorId"), metadata.get("actorId")):
-        if isinstance(actor, str):
-            return actor
-    parent_id = metadata.get("parentSpanId")
-    return actor_of.get(parent_id) if isinstance(parent_id, str) else None
+def _structured_actor(record: TraceRecord, actor_of: Mapping[str, str]) -> str | None:
+    if record.actor_id != "?":
+        return record.actor_id
+    parent_id = record.parent_span_id
+    return actor_of.get(parent_id) if parent_id is not None else None
 
 
 def _fits(stack: list[_Span], span: _Span) -> bool:
@@ -205,17 +189,17 @@ def _assign_lanes(spans: list[_Span]) -> int:
 
 def _span_event(span: _Span, tid: int, origin: int) -> dict[str, Any]:
     item = span.item
-    status = item["status"]
-    args: dict[str, Any] = {"status": status, "attributes": item.get("attributes")}
-    error = item.get("error")
-    if isinstance(error, Mapping):
-        args["errorType"] = error.get("type")
-        args["errorMessage"] = error.get("message")
-    for key in ("spanId", "parentId"):
-        if isinstance(item.get(key), str):
-            args[key] = item[key]
+    status = item.status
+    args: dict[str, Any] = {"status": status, "attributes": item.attributes}
+    if item.error is not None:
+        args["errorType"] = item.error.type
+        args["errorMessage"] = item.error.message
+    if item.span_id is not None:
+        args["spanId"] = item.span_id
+    if item.parent_id is not None:
+        args["parentId"] = item.parent_id
     return {
-        "name": str(item.get("operation")),
+        "name": item.operation,
         "cat": "span",
         "ph": "X",
         "ts": (span.start - origin) / 1000,
@@ -257,41 +241,42 @@ def _meta(name: str, tid: int, args: dict[str, Any]) -> dict[str, Any]:
 
 
 def write_chrome_trace(
-    traces: Iterable[Mapping[str, Any]], out_file: str | os.PathLike[str] | IO[str]
+    traces: Iterable[TraceRecord | Mapping[str, Any]], out_file: str | os.PathLike[str] | IO[str]
 ) -> int:
-    """Write ``traces`` (trace dicts) as a Chrome Trace Event JSON object; return how many.
+    """Write ``traces`` (records or trace dicts) as a Chrome Trace Event object; return how many.
 
     ``out_file`` is a path (written as UTF-8) or an open text stream. The count is of the traces
     written: finished execution traces (one ``X`` event each) and structured traces placed on a
     track (one ``X`` event per ended span).
     """
     finished: list[_Finished] = []
-    structured: list[tuple[Mapping[str, Any], Mapping[str, Any], list[_Span]]] = []
+    structured: list[tuple[TraceRecord, list[_Span]]] = []
     for trace in traces:
-        item = _finished(trace)
+        record = trace if type(trace) is TraceRecord else as_record(trace)
+        if record is None:
+            continue
+        item = _finished(record)
         if item is not None:
             finished.append(item)
-        elif (steps := _structured(trace)) is not None:
-            structured.append((trace, *steps))
+        elif (steps := _structured(record)) is not None:
+            structured.append((record, steps))
     actor_of = {
-        metadata["spanId"]: metadata["actorId"]
-        for _, metadata, _, _ in finished
-        if isinstance(metadata.get("spanId"), str)
+        record.span_id: record.actor_id for record, _ in finished if record.span_id is not None
     }
     spans_of: dict[str, list[_Span]] = {}  # actor -> the structured spans on their steps tracks
     roots: list[tuple[str, _Span]] = []  # (parent action's spanId, a root span under it)
     written = len(finished)
-    for trace, metadata, spans in structured:
-        actor = _structured_actor(trace, metadata, actor_of)
+    for record, spans in structured:
+        actor = _structured_actor(record, actor_of)
         if actor is None:
             continue
         written += 1
         spans_of.setdefault(actor, []).extend(spans)
-        parent_id = metadata.get("parentSpanId")
-        if isinstance(parent_id, str):
-            roots.extend((parent_id, span) for span in spans if span.item.get("parentId") is None)
+        parent_id = record.parent_span_id
+        if parent_id is not None:
+            roots.extend((parent_id, span) for span in spans if span.item.parent_id is None)
 
-    actors = sorted({metadata["actorId"] for _, metadata, _, _ in finished} | set(spans_of))
+    actors = sorted({record.actor_id for record, _ in finished} | set(spans_of))
     tids = {actor: index for index, actor in enumerate(actors, start=1)}
     tracks = {tid: (actor, tid * _LANE_SORT) for actor, tid in tids.items()}
     lane_tids: dict[str, list[int]] = {}
@@ -303,7 +288,7 @@ def write_chrome_trace(
             name = f"{actor} steps" if lane == 0 else f"{actor} steps {lane + 1}"
             tracks[tid] = (name, tids[actor] * _LANE_SORT + lane + 1)
     origin = min(
-        [epoch for *_, epoch in finished] + [s.start for v in spans_of.values() for s in v],
+        [epoch for _, epoch in finished] + [s.start for v in spans_of.values() for s in v],
         default=0,
     )
 
@@ -312,13 +297,13 @@ def write_chrome_trace(
     by_span: dict[str, list[dict[str, Any]]] = {}  # an action's spanId -> its group
     links: list[tuple[str, list[dict[str, Any]]]] = []  # (parent spanId, the child's group)
     for item in finished:
-        group = _trace_events(item, tids[item[1]["actorId"]], origin)
+        record = item[0]
+        group = _trace_events(item, tids[record.actor_id], origin)
         groups.append(group)
-        metadata = item[1]
-        if isinstance(metadata.get("spanId"), str):
-            by_span[metadata["spanId"]] = group
-        if isinstance(metadata.get("parentSpanId"), str):
-            links.append((metadata["parentSpanId"], group))
+        if record.span_id is not None:
+            by_span[record.span_id] = group
+        if record.parent_span_id is not None:
+            links.append((record.parent_span_id, group))
     root_ids = {id(span) for _, span in roots}
     root_groups: dict[int, list[dict[str, Any]]] = {}
     for actor, spans in spans_of.items():
@@ -359,21 +344,6 @@ def write_chrome_trace(
 
 
 def _dump(document: Mapping[str, Any], stream: IO[str]) -> None:
-    # Payloads come from files that may hold anything JSON allows; NaN never does in valid traces,
-    # but a hand-edited file could carry one, and the viewers reject it: write null instead.
-    try:
-        text = json.dumps(document, ensure_ascii=False, allow_nan=False)
-    except ValueError:
-        text = json.dumps(_no_nan(document), ensure_ascii=False, allow_nan=False)
-    stream.write(text)
+    # Records never hold NaN (the read path rejects it): strict JSON, unsafe characters escaped.
+    stream.write(json_text(dict(document)))
     stream.write("\n")
-
-
-def _no_nan(value: Any) -> Any:
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, Mapping):
-        return {key: _no_nan(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_no_nan(item) for item in value]
-    return value

@@ -12,6 +12,9 @@
 * ``--to parquet --out FOLDER`` writes ``traces.parquet`` and ``spans.parquet`` (extra ``scale``,
   ``analysis.parquet_export``).
 
+All read PATH through the read path (``scan_traces``), like ``report``: the same traces, and the
+same damaged lines and skipped files, which are counted on stderr.
+
 Exit codes: 0 all exported, 1 some traces failed to export, 2 a bad path, no traces, a missing
 ``--out``, an unwritable output file, or the ``otel`` extra not installed.
 """
@@ -21,10 +24,11 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator
 from typing import Any
 
-from ..output.reader import read_traces
+from ..output.reader import ReadStats, scan_traces
+from ..output.records import TraceRecord
 from .chrome import write_chrome_trace
 
 __all__ = ["BATCH_SIZE", "register", "run"]
@@ -73,13 +77,22 @@ def run(args: argparse.Namespace) -> int:
         return _fail(f"no such file or directory: {args.path}")
     if args.to == "parquet":
         return _to_parquet(args.path, args.out)
-    seen = _Counted(read_traces(args.path))
+    stats = ReadStats()
+    seen = _Counted(scan_traces(args.path, stats))
     try:
         if args.to == "chrome":
-            return _to_chrome(seen, args.out, args.path)
-        return _to_otlp(seen, args)
+            code = _to_chrome(seen, args.out, args.path)
+        else:
+            code = _to_otlp(seen, args)
     except OSError as error:
         return _fail(f"{error}")
+    if stats.damaged_lines or stats.skipped_files:
+        print(
+            f"actiontrace: export: skipped {stats.damaged_lines} damaged lines and "
+            f"{stats.skipped_files} files not read",
+            file=sys.stderr,
+        )
+    return code
 
 
 def _fail(message: str) -> int:
@@ -93,11 +106,11 @@ class _Counted:
 
     __slots__ = ("count", "items")
 
-    def __init__(self, items: Iterable[Mapping[str, Any]]) -> None:
+    def __init__(self, items: Iterable[TraceRecord]) -> None:
         self.items = items
         self.count = 0
 
-    def __iter__(self) -> Iterator[Mapping[str, Any]]:
+    def __iter__(self) -> Iterator[TraceRecord]:
         for item in self.items:
             self.count += 1
             yield item
@@ -160,11 +173,11 @@ def _to_otlp(traces: _Counted, args: argparse.Namespace) -> int:
     giving_up = False
     unsent = pending = 0
     try:
-        for trace in traces:
+        for record in traces:
             if giving_up:  # the endpoint failed a whole batch: count the rest, send nothing more
                 unsent += 1
                 continue
-            sink.write_trace(trace)
+            sink.write_trace(record.trace)
             pending += 1
             if pending == BATCH_SIZE:
                 pending = 0
@@ -199,7 +212,7 @@ def _deliver(sink: Any) -> bool:
 
 
 def _count(path: str) -> int:
-    return sum(1 for _ in read_traces(path))
+    return sum(1 for _ in scan_traces(path))
 
 
 def _progress(done: int, total: int | None) -> None:

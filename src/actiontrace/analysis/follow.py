@@ -1,21 +1,27 @@
-"""``follow_traces``: the traces under a path, then each new one as it is written (SPEC §10).
+"""``follow_traces``: the traces under a path, then each new one as it is written.
 
-The follower polls. Each active ``*.jsonl`` file is read from a byte offset that only ever moves
-past complete lines, so a line still being written (no newline yet) is simply read again next time
-and never reported as corrupt. Files are tracked by identity (``st_dev``, ``st_ino``): a file
-replaced under the same name starts over from byte 0, a file renamed keeps its offset.
+The follower is the read path (``output.discovery``, ``output.lines``, ``output.records``) run
+again and again: each poll lists the files with ``discover_trace_files`` (so it reads exactly what
+``scan_traces`` reads, under the same rules) and reads what is new. Each active ``*.jsonl`` file
+keeps a ``LineSplitter`` across polls: new bytes are read from where the last read stopped, so a
+line still being written (no newline yet) is neither reported as damaged nor read again, and one
+past ``MAX_LINE_BYTES`` is dropped as it comes, holding no memory. Files are tracked by identity
+(``st_dev``, ``st_ino``): a file replaced under the same name starts over from byte 0, a file
+renamed keeps its place.
 
 Rotation with compression turns ``name.jsonl`` into ``name.jsonl.gz`` (the writer compresses under
 a temporary name, renames, then deletes the original). The follower knows the ``.gz`` is the twin
 of the ``.jsonl`` it followed: when it still holds the original open it drains that (the text is
-final), otherwise it reads the twin from the byte offset it had reached. A ``.jsonl.gz`` with no
-known twin is read whole. At most ``_MAX_OPEN`` files stay open; the offset is what counts.
+final), otherwise it reads the twin from the last complete line it had reached. A ``.jsonl.gz``
+with no known twin is read whole. At most ``_MAX_OPEN`` files stay open.
+
+Damaged lines and skipped files are counted in a ``ReadStats`` (pass one to ``follow_records``),
+as ``scan_traces`` counts them.
 """
 
 from __future__ import annotations
 
 import gzip
-import json
 import math
 import os
 import threading
@@ -24,104 +30,75 @@ import zlib
 from collections import OrderedDict
 from collections.abc import Generator, Iterator
 from pathlib import Path
-from typing import Any, BinaryIO, NamedTuple
+from typing import IO, Any
 
 from ..errors import InvalidArgumentError
+from ..output.discovery import TraceFile, discover_trace_files, display_path
+from ..output.lines import LineSplitter, open_regular, read_chunks, read_limited
+from ..output.reader import ReadStats
+from ..output.records import BLANK, TraceRecord, make_record, parse_line, parse_value
 
 __all__ = ["FollowedTrace", "follow_records", "follow_traces"]
 
-_CHUNK = 1 << 20
+FollowedTrace = TraceRecord
+"""What the follower yields: the same ``TraceRecord`` as ``scan_traces``."""
+
 _MAX_OPEN = 32
 _GZ_ERRORS = (EOFError, OSError, zlib.error)
-
-
-class FollowedTrace(NamedTuple):
-    """One trace as the follower found it: the dict, the file it is in, and its 1-based line."""
-
-    trace: dict[str, Any]
-    file: str
-    line: int
 
 
 class _Tail:
     """A ``*.jsonl`` being followed: where it is, what it is, and how far it has been read."""
 
-    __slots__ = ("identity", "line", "offset", "path")
+    __slots__ = ("identity", "name", "path", "splitter")
 
     def __init__(self, path: str, identity: tuple[int, int]) -> None:
         self.path = path
+        self.name = display_path(path)
         self.identity = identity
-        self.offset = 0  # bytes up to and including the last complete line
-        self.line = 0  # complete lines consumed
+        self.splitter = LineSplitter()
+
+    @property
+    def offset(self) -> int:
+        """Bytes up to and including the last complete line."""
+        return self.splitter.offset
 
 
 def _identity(stat: os.stat_result) -> tuple[int, int]:
     return (stat.st_dev, stat.st_ino)
 
 
-def _parse(raw: bytes) -> dict[str, Any] | None:
-    """Parse one line: a trace, or ``None`` for a blank or corrupt line or a non-trace value.
-
-    A trace is a JSON object with a ``metadata`` object, as the reader has it.
-    """
+def _list(root: str) -> tuple[list[TraceFile], list[str]]:
+    """List the trace files under ``root`` now (nothing when it does not exist yet)."""
     try:
-        value = json.loads(raw)
-    except ValueError:  # JSONDecodeError and UnicodeDecodeError alike
-        return None
-    return value if _is_trace(value) else None
-
-
-def _is_trace(value: object) -> bool:
-    return isinstance(value, dict) and isinstance(value.get("metadata"), dict)
-
-
-def _kind(name: str) -> str | None:
-    lowered = name.lower()
-    if lowered.endswith(".jsonl"):
-        return "jsonl"
-    if lowered.endswith(".jsonl.gz"):
-        return "gz"
-    if lowered.endswith(".json"):
-        return "json"
-    return None
-
-
-def _list(root: str) -> list[tuple[str, str]]:
-    """``(path, kind)`` of every trace file under ``root`` (a folder, recursively, or a file)."""
-    if os.path.isdir(root):
-        found: list[tuple[tuple[str, ...], str, str]] = []
-        for folder, dirs, files in os.walk(root):
-            dirs.sort()
-            for name in files:
-                kind = _kind(name)
-                if kind is not None:
-                    path = os.path.join(folder, name)
-                    # The reader's order: by the parts of the path below the root.
-                    found.append((Path(os.path.relpath(path, root)).parts, path, kind))
-        found.sort()
-        return [(path, kind) for _, path, kind in found]
-    # A single file is followed whatever its name; a rotated `.jsonl` is looked for as its twin.
-    kind = _kind(root) or "jsonl"
-    paths = [(root, kind)] if os.path.exists(root) else []
-    if kind == "jsonl" and os.path.exists(root + ".gz"):
-        paths.append((root + ".gz", "gz"))
-    return paths
+        found = discover_trace_files(root)
+    except OSError:
+        return [], []
+    files = found.files
+    if not os.path.isdir(root) and files and files[0].kind == "jsonl":
+        # A single file is followed through its rotation: its twin is looked for too.
+        twin = root + ".gz"
+        if os.path.isfile(twin):
+            files = [*files, TraceFile(twin, "gz", display_path(twin), os.path.basename(twin))]
+    return files, found.skipped
 
 
 class _Follower:
     """The polling state machine behind ``follow_records``: one ``poll()`` per round."""
 
-    __slots__ = ("done", "failed_json", "open", "orphans", "root", "tails")
+    __slots__ = ("done", "failed_json", "open", "orphans", "root", "skipped", "stats", "tails")
 
-    def __init__(self, root: str) -> None:
+    def __init__(self, root: str, stats: ReadStats) -> None:
         self.root = root
+        self.stats = stats
         self.tails: dict[str, _Tail] = {}
-        self.open: OrderedDict[tuple[int, int], BinaryIO] = OrderedDict()
+        self.open: OrderedDict[tuple[int, int], IO[bytes]] = OrderedDict()
         # Paths read to their end (a `.jsonl` whose twin must then be skipped, `.gz`, `.json`).
         self.done: set[str] = set()
         # Followed `.jsonl` files that vanished while closed: their twin is read from the offset.
         self.orphans: dict[str, _Tail] = {}
         self.failed_json: dict[str, tuple[int, int]] = {}
+        self.skipped: set[str] = set()  # counted once each
 
     def close(self) -> None:
         for handle in self.open.values():
@@ -130,20 +107,25 @@ class _Follower:
 
     # -- one round ---------------------------------------------------------------------------------
 
-    def poll(self) -> Iterator[FollowedTrace]:
+    def poll(self) -> Iterator[TraceRecord]:
+        files, skipped = _list(self.root)
+        for name in skipped:
+            if name not in self.skipped:
+                self.skipped.add(name)
+                self.stats.skip(name)
         listed: set[str] = set()
-        for path, kind in _list(self.root):
-            listed.add(path)
-            if kind == "jsonl":
-                yield from self._jsonl(path)
-            elif kind == "gz":
-                yield from self._gz(path)
+        for found in files:
+            listed.add(found.path)
+            if found.kind == "jsonl":
+                yield from self._jsonl(found.path)
+            elif found.kind == "gz":
+                yield from self._gz(found.path)
             else:
-                yield from self._json(path)
+                yield from self._json(found.path)
         for path in [p for p in self.tails if p not in listed]:
             yield from self._vanished(self.tails.pop(path))
 
-    def _jsonl(self, path: str) -> Iterator[FollowedTrace]:
+    def _jsonl(self, path: str) -> Iterator[TraceRecord]:
         if path in self.done:
             return
         try:
@@ -157,11 +139,14 @@ class _Follower:
             yield from self._vanished(tail, replaced=True)
             tail = None
         if tail is None:
-            tail = self._renamed(identity, path) or _Tail(path, identity)
+            tail = self._renamed(identity, path)
+            if tail is None:
+                tail = _Tail(path, identity)
+                self.stats.files += 1
             self.tails[path] = tail
-        if stat.st_size < tail.offset:  # truncated and rewritten in place
-            tail.offset = tail.line = 0
-        if stat.st_size > tail.offset:
+        if stat.st_size < tail.splitter.position:  # truncated and rewritten in place
+            tail.splitter = LineSplitter()
+        if stat.st_size > tail.splitter.position:
             yield from self._read(tail, final=False)
 
     def _renamed(self, identity: tuple[int, int], path: str) -> _Tail | None:
@@ -169,17 +154,20 @@ class _Follower:
             if tail.identity == identity:
                 del self.tails[old]
                 tail.path = path
+                tail.name = display_path(path)
                 return tail
         return None
 
-    def _handle(self, tail: _Tail) -> BinaryIO | None:
+    def _handle(self, tail: _Tail) -> IO[bytes] | None:
         handle = self.open.get(tail.identity)
         if handle is not None:
             self.open.move_to_end(tail.identity)
             return handle
         try:
-            handle = open(tail.path, "rb")  # noqa: SIM115 - kept open across rounds on purpose
+            handle = open_regular(tail.path)
         except OSError:
+            return None
+        if handle is None:
             return None
         if _identity(os.fstat(handle.fileno())) != tail.identity:
             handle.close()  # the name now points at another file: this one is not there
@@ -189,40 +177,18 @@ class _Follower:
             self.open.popitem(last=False)[1].close()
         return handle
 
-    def _read(self, tail: _Tail, *, final: bool) -> Iterator[FollowedTrace]:
-        """Read ``tail`` from its offset; with ``final``, a last line without newline counts too."""
+    def _read(self, tail: _Tail, *, final: bool) -> Iterator[TraceRecord]:
+        """Read ``tail`` on from where it stopped; with ``final``, a last unfinished line too."""
         handle = self._handle(tail)
         if handle is None:
             return
-        handle.seek(tail.offset)
-        rest = b""
-        while True:
-            chunk = handle.read(_CHUNK)
-            if not chunk:
-                break
-            data = rest + chunk
-            end = data.rfind(b"\n")
-            if end < 0:
-                rest = data
-                continue
-            rest = data[end + 1 :]
-            for raw in data[:end].split(b"\n"):
-                tail.offset += len(raw) + 1
-                tail.line += 1
-                trace = _parse(raw)
-                if trace is not None:
-                    yield FollowedTrace(trace, tail.path, tail.line)
-        if final and rest:
-            tail.offset += len(rest)
-            tail.line += 1
-            trace = _parse(rest)
-            if trace is not None:
-                yield FollowedTrace(trace, tail.path, tail.line)
+        handle.seek(tail.splitter.position)
+        yield from _feed(read_chunks(handle), tail.splitter, tail.name, self.stats, final=final)
 
     def _release(self, tail: _Tail) -> None:
         self.open.pop(tail.identity).close()  # callers hold it open
 
-    def _vanished(self, tail: _Tail, *, replaced: bool = False) -> Iterator[FollowedTrace]:
+    def _vanished(self, tail: _Tail, *, replaced: bool = False) -> Iterator[TraceRecord]:
         """``tail`` is gone from its name: drain it if still open, else wait for its twin."""
         if tail.identity in self.open:
             yield from self._read(tail, final=True)
@@ -232,7 +198,7 @@ class _Follower:
         if not replaced:
             self.done.add(tail.path)
 
-    def _gz(self, path: str) -> Iterator[FollowedTrace]:
+    def _gz(self, path: str) -> Iterator[TraceRecord]:
         if path in self.done:
             return
         base = path[:-3]
@@ -249,48 +215,103 @@ class _Follower:
             self.done.add(path)
             return
         self.done.update((base, path))
-        start = tail.offset if tail is not None else 0
-        line = tail.line if tail is not None else 0
-        yield from _read_gz(path, start, line)
+        splitter = LineSplitter()
+        if tail is not None:  # go on from the last complete line read of the original
+            splitter.lines = tail.splitter.lines
+            splitter.position = splitter.offset = tail.offset
+        yield from self._read_gz(path, splitter)
 
-    def _json(self, path: str) -> Iterator[FollowedTrace]:
+    def _read_gz(self, path: str, splitter: LineSplitter) -> Iterator[TraceRecord]:
+        """Yield the traces of a compressed ``.jsonl`` past ``splitter.offset`` bytes of text."""
+        name = display_path(path)
+        try:
+            handle = open_regular(path)
+        except OSError:
+            self.stats.skip(name, unreadable=True)
+            return
+        if handle is None:
+            self.stats.skip(name)
+            return
+        self.stats.files += 1
+        with handle, gzip.GzipFile(fileobj=handle, mode="rb") as stream:
+            try:
+                skip = splitter.offset
+                while skip > 0:  # decompressed and dropped in bounded chunks
+                    dropped = len(stream.read(min(skip, 1 << 18)))
+                    if not dropped:
+                        break
+                    skip -= dropped
+                yield from _feed(read_chunks(stream), splitter, name, self.stats, final=True)  # type: ignore[arg-type]
+            except EOFError:
+                self.stats.damaged(name, splitter.lines + 1, torn=True)
+            except _GZ_ERRORS:
+                self.stats.skip(name, unreadable=True)
+
+    def _json(self, path: str) -> Iterator[TraceRecord]:
         if path in self.done:
             return
         try:
             stat = os.stat(path)
             if self.failed_json.get(path) == (stat.st_size, stat.st_mtime_ns):
                 return
-            with open(path, "rb") as handle:
-                data = handle.read()
+            handle = open_regular(path)
+            if handle is None:
+                return
+            with handle:
+                data = read_limited(handle)
         except OSError:
             return
+        name = display_path(path)
         try:
-            value = json.loads(data)
-        except ValueError:
-            # Perhaps still being written: try again once it changes.
+            value: Any = parse_value(data) if data is not None else None
+        except (ValueError, RecursionError):
+            value = None
+        if value is None:
+            # Perhaps still being written: try again once it changes (counted once).
+            if path not in self.failed_json:
+                self.stats.damaged(name, 0)
             self.failed_json[path] = (stat.st_size, stat.st_mtime_ns)
             return
-        self.failed_json.pop(path, None)
+        if self.failed_json.pop(path, None) is not None:
+            self.stats.corrupt -= 1  # it was only being written
         self.done.add(path)
+        self.stats.files += 1
         # One trace, or a list of them (line = position in the list), as the reader has it.
-        items = value if isinstance(value, list) else [value]
+        items = value if type(value) is list else [value]
         for position, item in enumerate(items, 1):
-            if _is_trace(item):
-                yield FollowedTrace(item, path, position)
+            record = make_record(item, name, position)
+            if record is None:
+                self.stats.damaged(name, position)
+            else:
+                self.stats.traces += 1
+                yield record
 
 
-def _read_gz(path: str, skip: int, line: int) -> Iterator[FollowedTrace]:
-    """Yield the traces of a compressed ``.jsonl`` past the first ``skip`` bytes of its text."""
-    try:
-        with gzip.open(path, "rb") as stream:
-            stream.seek(skip)
-            for raw in stream:
-                line += 1
-                trace = _parse(raw)
-                if trace is not None:
-                    yield FollowedTrace(trace, path, line)
-    except _GZ_ERRORS:
-        return  # a damaged archive: what could be read has been yielded
+def _feed(
+    chunks: Iterator[bytes], splitter: LineSplitter, name: str, stats: ReadStats, *, final: bool
+) -> Iterator[TraceRecord]:
+    """Parse the lines ``chunks`` complete (with ``final``, the unfinished rest too)."""
+    for chunk in chunks:
+        first = splitter.lines + 1
+        for index, data in enumerate(splitter.feed(chunk)):
+            yield from _one(data, name, first + index, stats, torn=False)
+    if final:
+        rest = splitter.finish()
+        if rest != b"":
+            yield from _one(rest, name, splitter.lines, stats, torn=rest is not None)
+
+
+def _one(
+    data: bytes | None, name: str, number: int, stats: ReadStats, *, torn: bool
+) -> Iterator[TraceRecord]:
+    record = None if data is None else parse_line(data, name, number, first=number == 1)
+    if record is BLANK:
+        return
+    if record is None:
+        stats.damaged(name, number, torn=torn)
+        return
+    stats.traces += 1
+    yield record  # type: ignore[misc]
 
 
 def _check(path: object, poll_interval: object) -> str:
@@ -313,15 +334,19 @@ def follow_records(
     *,
     poll_interval: float = 0.2,
     stop: threading.Event | None = None,
-) -> Generator[FollowedTrace | None, None, None]:
-    """Follow ``path`` like ``follow_traces``, yielding ``FollowedTrace`` records.
+    stats: ReadStats | None = None,
+) -> Generator[TraceRecord | None, None, None]:
+    """Follow ``path`` like ``follow_traces``, yielding ``TraceRecord`` records.
 
     After each round that has caught up with the files it yields ``None`` once (a "nothing more
     for now" mark that lets a consumer batch its work), then waits ``poll_interval`` seconds, or
-    until ``stop`` is set, which ends the generator.
+    until ``stop`` is set, which ends the generator. Damaged lines and skipped files are counted
+    in ``stats`` when given.
     """
     root = _check(path, poll_interval)
-    follower = _Follower(root)
+    if stats is not None and not isinstance(stats, ReadStats):
+        raise InvalidArgumentError(f"stats must be a ReadStats or None, got {stats!r}")
+    follower = _Follower(root, stats if stats is not None else ReadStats())
     wait = stop.wait if stop is not None else time.sleep
     try:
         while stop is None or not stop.is_set():
@@ -337,10 +362,10 @@ def follow_traces(
 ) -> Generator[dict[str, Any], None, None]:
     """Yield the trace dicts already under ``path`` (a file or a folder), then each new one.
 
-    Reads ``*.jsonl``, ``*.jsonl.gz`` and ``*.json`` files (a folder recursively, in name order),
-    follows new files and rotations, yields no trace twice, and waits for a line still being
-    written. A path that does not exist yet is waited for. Runs until closed
-    (``generator.close()``), polling every ``poll_interval`` seconds.
+    Reads what ``scan_traces`` reads (``*.jsonl``, ``*.jsonl.gz`` and ``*.json`` regular files, a
+    folder recursively, in name order), follows new files and rotations, yields no trace twice,
+    and waits for a line still being written. A path that does not exist yet is waited for. Runs
+    until closed (``generator.close()``), polling every ``poll_interval`` seconds.
     """
     records = follow_records(path, poll_interval=poll_interval)
     try:

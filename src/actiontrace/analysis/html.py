@@ -32,6 +32,7 @@ from typing import Any
 
 from ..errors import InvalidArgumentError
 from ..output.reader import ReadStats, scan_traces
+from ..output.records import EXECUTION, TraceRecord, as_record
 from ..sanitize import compact_json
 from .report import DEFAULT_MAX_SAMPLES, DEFAULT_SLOWEST, ReportBuilder
 
@@ -62,6 +63,10 @@ PAYLOAD_CHARS = 500
 """Longest payload text embedded per timeline bar."""
 TEXT_CHARS = 300
 """Longest error message, command or id embedded per bar."""
+STACK_CHARS = 4000
+"""Longest stack embedded per error of a failed or error trace (its end is kept)."""
+ERROR_EXAMPLES = 500
+"""Error types whose first trace is kept, so that each error-type row can open it."""
 BINS_PER_DOUBLING = 4
 """Latency histogram resolution: bucket edges are 2 ** (k / BINS_PER_DOUBLING) ms."""
 _BIN_LIMIT = 200  # |bucket index|: 2 ** 50 ms is beyond any real duration
@@ -74,36 +79,6 @@ def _clip(value: object, limit: int = TEXT_CHARS) -> str | None:
         return None
     text = value if isinstance(value, str) else compact_json(value)
     return text if len(text) <= limit else text[:limit] + "…"
-
-
-def _number(value: object) -> float | None:
-    if type(value) is float:  # the usual case, checked first: this runs for every trace
-        return value if 0.0 <= value < math.inf else None
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return None
-    return float(value) if math.isfinite(value) and value >= 0 else None
-
-
-def _status(trace: Mapping[str, Any], execution: Mapping[str, Any]) -> str:
-    status = execution.get("status")
-    if isinstance(status, str):
-        return status
-    if trace.get("error") is not None:
-        return "error"
-    result = trace.get("result")
-    if isinstance(result, Mapping) and "success" in result:
-        return "success" if result["success"] else "failed"
-    return "unknown"
-
-
-def _mapping(value: object) -> Mapping[str, Any]:
-    if type(value) is dict:  # parsed JSON: skip the slower ABC check
-        return value
-    return value if isinstance(value, Mapping) else {}
-
-
-def _text(value: object) -> str:
-    return value if isinstance(value, str) and value else "?"
 
 
 class _Trees:
@@ -165,6 +140,7 @@ class PageData:
         "_slowest",
         "actors",
         "end_ns",
+        "examples",
         "files",
         "histograms",
         "latest",
@@ -188,24 +164,27 @@ class PageData:
         self._problems: list[dict[str, Any]] = []
         self._problem_seen = 0
         self._slowest: list[tuple[float, int, dict[str, Any]]] = []
-        self.latest: deque[tuple[Mapping[str, Any], str, int | None, int]] = deque(maxlen=LATEST)
+        self.latest: deque[tuple[TraceRecord, int]] = deque(maxlen=LATEST)
+        self.examples: dict[str, dict[str, Any]] = {}  # error type -> its first trace's bar
         self.trees = _Trees()
 
     def add(self, trace: object, file: str = "", line: int | None = None) -> None:
-        """Count one trace dict (anything else is ignored)."""
-        if type(trace) is not dict and not isinstance(trace, Mapping):
-            return
-        meta = _mapping(trace.get("metadata"))
-        if meta.get("traceType", "execution") != "execution":
+        """Count one trace: a ``TraceRecord``, or a trace dict (anything else is ignored)."""
+        record = trace if type(trace) is TraceRecord else as_record(trace, file, line or 0)
+        if record is not None:
+            self.add_record(record)
+
+    def add_record(self, record: TraceRecord) -> None:
+        """Count one record; only execution traces are drawn."""
+        if record.kind != EXECUTION:
             return
         self.total += 1
         self._seq += 1
         seq = self._seq
-        if file:
-            self.files.add(file)
-        execution = _mapping(trace.get("execution"))
-        status = _status(trace, execution)
-        actor = _text(meta.get("actorId"))
+        if record.file:
+            self.files.add(record.file)
+        status = record.status
+        actor = record.actor_id
         counts = self.actors.get(actor)
         if counts is None:
             counts = self.actors[actor] = [0, 0, 0]
@@ -213,20 +192,32 @@ class PageData:
         problem = status in ("failed", "error")
         if problem:
             counts[1 if status == "failed" else 2] += 1
-        duration = _number(execution.get("duration"))
-        action = _text(meta.get("actionId"))
+        duration = record.duration
+        action = record.action_id
         if duration is not None and duration > 0:
             bucket = max(-_BIN_LIMIT, min(_BIN_LIMIT, math.floor(math.log2(duration) * 4)))
             bins = self.histograms.get(action)
             if bins is None:
                 bins = self.histograms[action] = {}
             bins[bucket] = bins.get(bucket, 0) + 1
-        self.latest.append((trace, file, line, seq))
-        trace_id = meta.get("traceId")
-        if isinstance(trace_id, str):
-            self.trees.add(trace_id, meta.get("parentSpanId"), _node(meta, status, duration, seq))
-        start = execution.get("startEpochNs")
-        if type(start) is not int:  # bool is not int here, nor a float
+        self.latest.append((record, seq))
+        if record.trace_id is not None:
+            self.trees.add(
+                record.trace_id, record.parent_span_id, _node(record, status, duration, seq)
+            )
+        kind = record.error_type
+        if kind is not None and kind not in self.examples and len(self.examples) < ERROR_EXAMPLES:
+            self.examples[kind] = _bar(record, seq)
+        if duration is not None:
+            # The slowest are kept whether or not they can be placed: each slowest row opens one.
+            heap = self._slowest
+            key = (duration, -seq)
+            if len(heap) < TIMELINE_SLOWEST:
+                heapq.heappush(heap, (duration, -seq, _bar(record, seq)))
+            elif key > heap[0][:2]:
+                heapq.heapreplace(heap, (duration, -seq, _bar(record, seq)))
+        start = record.start_epoch_ns
+        if start is None:
             return
         self.timed += 1
         end = start + round((duration or 0.0) * 1_000_000)
@@ -234,41 +225,25 @@ class PageData:
             self.start_ns = start
         if self.end_ns is None or end > self.end_ns:
             self.end_ns = end
-        self._place(trace, file, line, seq, problem=problem, duration=duration)
+        self._place(record, seq, problem=problem)
 
-    def _place(
-        self,
-        trace: Mapping[str, Any],
-        file: str,
-        line: int | None,
-        seq: int,
-        *,
-        problem: bool,
-        duration: float | None,
-    ) -> None:
+    def _place(self, record: TraceRecord, seq: int, *, problem: bool) -> None:
         # Reservoir sampling (algorithm R): a bar is built only for the traces that are kept.
         rng = self._rng
         if len(self._sample) < TIMELINE_SAMPLE:
-            self._sample.append(_bar(trace, file, line, seq))
+            self._sample.append(_bar(record, seq))
         else:
             slot = rng.randrange(self.timed)
             if slot < TIMELINE_SAMPLE:
-                self._sample[slot] = _bar(trace, file, line, seq)
+                self._sample[slot] = _bar(record, seq)
         if problem:
             self._problem_seen += 1
             if len(self._problems) < TIMELINE_PROBLEMS:
-                self._problems.append(_bar(trace, file, line, seq))
+                self._problems.append(_bar(record, seq))
             else:
                 slot = rng.randrange(self._problem_seen)
                 if slot < TIMELINE_PROBLEMS:
-                    self._problems[slot] = _bar(trace, file, line, seq)
-        if duration is not None:
-            heap = self._slowest
-            key = (duration, -seq)
-            if len(heap) < TIMELINE_SLOWEST:
-                heapq.heappush(heap, (duration, -seq, _bar(trace, file, line, seq)))
-            elif key > heap[0][:2]:
-                heapq.heapreplace(heap, (duration, -seq, _bar(trace, file, line, seq)))
+                    self._problems[slot] = _bar(record, seq)
 
     def snapshot(self) -> dict[str, Any]:
         """Return the page's data (JSON-compatible): lanes, span, histograms, bars, trees."""
@@ -302,52 +277,56 @@ class PageData:
                     "slowest": TIMELINE_SLOWEST,
                 },
             },
-            "latest": [
-                _placed(_bar(trace, file, line, seq), t0)
-                for trace, file, line, seq in reversed(self.latest)
-            ],
+            "latest": [_placed(_bar(record, seq), t0) for record, seq in reversed(self.latest)],
+            "examples": {kind: _placed(bar, t0) for kind, bar in self.examples.items()},
             "trees": self.trees.snapshot(),
             "files": len(self.files),
         }
 
 
-def _node(meta: Mapping[str, Any], status: str, duration: float | None, seq: int) -> dict[str, Any]:
+def _node(record: TraceRecord, status: str, duration: float | None, seq: int) -> dict[str, Any]:
     return {
         "seq": seq,
-        "action": _clip(_text(meta.get("actionId"))),
-        "actor": _clip(_text(meta.get("actorId"))),
+        "action": _clip(record.action_id),
+        "actor": _clip(record.actor_id),
         "status": status,
         "duration": duration,
-        "spanId": _clip(meta.get("spanId")),
-        "parentSpanId": _clip(meta.get("parentSpanId")),
+        "spanId": _clip(record.span_id),
+        "parentSpanId": _clip(record.parent_span_id),
     }
 
 
-def _bar(trace: Mapping[str, Any], file: str, line: int | None, seq: int) -> dict[str, Any]:
-    meta = _mapping(trace.get("metadata"))
-    execution = _mapping(trace.get("execution"))
-    error = trace.get("error")
+def _stack(text: str | None) -> str | None:
+    if text is None or len(text) <= STACK_CHARS:
+        return text
+    return "…" + text[-STACK_CHARS:]  # the end of a stack names the error and where it was raised
+
+
+def _bar(record: TraceRecord, seq: int) -> dict[str, Any]:
     error_text = None
-    if isinstance(error, Mapping):
-        error_text = _clip(f"{_text(error.get('type'))}: {error.get('message', '')}")
-    elif error is not None:
-        error_text = _clip(error)
-    start = execution.get("startEpochNs")
+    errors = None
+    if record.error_type is not None:
+        error_text = _clip(f"{record.error_type}: {record.error_message or ''}")
+        errors = [
+            {"type": _clip(link.type), "message": _clip(link.message), "stack": _stack(link.stack)}
+            for link in record.errors()
+        ]
     return {
         "seq": seq,
-        "action": _clip(_text(meta.get("actionId"))),
-        "actor": _clip(_text(meta.get("actorId"))),
-        "status": _status(trace, execution),
-        "startNs": start if isinstance(start, int) and not isinstance(start, bool) else None,
-        "duration": _number(execution.get("duration")),
-        "traceId": _clip(meta.get("traceId")),
-        "spanId": _clip(meta.get("spanId")),
-        "parentSpanId": _clip(meta.get("parentSpanId")),
-        "command": _clip(_mapping(trace.get("turnAction")).get("commandString")),
-        "payload": _clip(trace.get("eventPayload"), PAYLOAD_CHARS),
+        "action": _clip(record.action_id),
+        "actor": _clip(record.actor_id),
+        "status": record.status,
+        "startNs": record.start_epoch_ns,
+        "duration": record.duration,
+        "traceId": _clip(record.trace_id),
+        "spanId": _clip(record.span_id),
+        "parentSpanId": _clip(record.parent_span_id),
+        "command": _clip(record.command),
+        "payload": _clip(record.payload, PAYLOAD_CHARS),
         "error": error_text,
-        "file": file,
-        "line": line,
+        "errors": errors,
+        "file": record.file,
+        "line": record.line or None,
     }
 
 
@@ -388,9 +367,11 @@ class LiveData:
         self.page = PageData()
 
     def add(self, trace: object, file: str = "", line: int | None = None) -> None:
-        """Count one trace in both aggregators."""
-        self.report.add(trace, file, line)
-        self.page.add(trace, file, line)
+        """Count one trace (a ``TraceRecord`` or a trace dict) in both aggregators."""
+        record = trace if type(trace) is TraceRecord else as_record(trace, file, line or 0)
+        if record is not None:
+            self.report.add_record(record)
+            self.page.add_record(record)
 
     def data(self, *, live: bool = False, extra: Mapping[str, Any] | None = None) -> dict[str, Any]:
         """Everything the page shows, JSON-compatible."""
@@ -417,10 +398,11 @@ def page_data(path: str | os.PathLike[str]) -> dict[str, Any]:
         raise FileNotFoundError(f"no such file or directory: {source}")
     stats = ReadStats()
     live = LiveData(source)
-    add = live.add
-    for record in scan_traces(source, stats):
-        add(record.trace, str(record.file), record.line)
-    return live.data(extra={"files": stats.files, "corrupt": stats.corrupt})
+    add_report, add_page = live.report.add_record, live.page.add_record
+    for record in scan_traces(source, stats, fast=True):
+        add_report(record)
+        add_page(record)
+    return live.data(extra=stats.counts())
 
 
 _ESCAPES = str.maketrans(

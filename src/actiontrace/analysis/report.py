@@ -12,8 +12,10 @@ samples kept per action:
   p % of the samples are less than or equal to (``sorted[ceil(p / 100 * n) - 1]``), so every
   figure is a duration that really occurred.
 
-Per-action figures count execution traces only (``metadata.traceType`` ``"execution"`` or absent);
-structured traces (SPEC §9.3) feed the per-operation table instead.
+Per-action figures and ``total`` count execution traces only; structured traces feed the
+per-operation table instead, and ``traceTypes`` counts every type. Every figure comes from the read
+path's ``TraceRecord`` (normalised status, duration, ids), so the report, the page and the exports
+agree on every trace.
 """
 
 from __future__ import annotations
@@ -28,8 +30,9 @@ from typing import Any, TypedDict
 
 from ..errors import InvalidArgumentError
 from ..output.reader import ReadStats, scan_traces
+from ..output.records import EXECUTION, TraceRecord, as_record
 from ..sanitize import compact_json
-from .show import printable
+from .text import printable
 
 __all__ = [
     "DEFAULT_MAX_SAMPLES",
@@ -62,7 +65,6 @@ WIDTH = 100
 MISSING_GROUP = "(none)"
 """Group of a trace that lacks the ``group_by`` metadata key."""
 
-_EXECUTION_TYPES = (None, "execution")
 _STATUS_KEYS = {
     "success": "success",
     "failed": "failed",
@@ -132,6 +134,9 @@ class Report(TypedDict, total=False):
     corrupt: int
     torn: int
     unreadable: int
+    skipped: int
+    damagedLines: int
+    skippedFiles: int
 
 
 def percentile(sorted_values: Any, p: float) -> float | None:
@@ -225,36 +230,9 @@ class _OperationRow:
         }
 
 
-def _get(mapping: object, key: str) -> Any:
-    return mapping.get(key) if isinstance(mapping, Mapping) else None
-
-
-def _text(value: object, default: str = "?") -> str:
-    return value if isinstance(value, str) and value else default
-
-
-def _number(value: object) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return None
-    return float(value) if math.isfinite(value) and value >= 0 else None
-
-
-def _status(trace: Mapping[str, Any]) -> str:
-    """Return the trace's status column; derived from result/error when ``status`` is absent."""
-    status = _get(trace.get("execution"), "status")
-    if status is None:
-        if trace.get("error") is not None:
-            return "error"
-        success = _get(trace.get("result"), "success")
-        if success is None:
-            return "unknown"
-        return "success" if success else "failed"
-    return _STATUS_KEYS.get(status, "unknown") if isinstance(status, str) else "unknown"
-
-
-def _group_value(trace: Mapping[str, Any], key: str) -> str:
-    custom = trace.get("customMetadata")
-    if not isinstance(custom, Mapping) or key not in custom:
+def _group_value(record: TraceRecord, key: str) -> str:
+    custom = record.custom_metadata
+    if key not in custom:
         return MISSING_GROUP
     value = custom[key]
     return value if isinstance(value, str) else compact_json(value)
@@ -310,18 +288,24 @@ class ReportBuilder:
         self.slowest: list[tuple[float, int, SlowTrace]] = []
 
     def add(self, trace: object, file: str = "", line: int | None = None) -> None:
-        """Count one trace read from ``file`` (at ``line``); anything but a mapping is skipped."""
-        if not isinstance(trace, Mapping):
-            return
-        self.total += 1
-        meta = trace.get("metadata")
-        trace_type = _get(meta, "traceType")
-        type_name = trace_type if isinstance(trace_type, str) else "execution"
-        self.types[type_name] = self.types.get(type_name, 0) + 1
-        if trace_type in _EXECUTION_TYPES:
-            self._add_execution(trace, meta, file, line)
-        else:
-            self._add_operations(trace.get("spans"))
+        """Count one trace: a ``TraceRecord``, or a trace dict read from ``file`` at ``line``.
+
+        Anything that is not a trace is skipped.
+        """
+        record = trace if type(trace) is TraceRecord else as_record(trace, file, line or 0)
+        if record is not None:
+            self.add_record(record)
+
+    def add_record(self, record: TraceRecord) -> None:
+        """Count one record (the hot path: no checks beyond the record's own)."""
+        kind = record.kind
+        types = self.types
+        types[kind] = types.get(kind, 0) + 1
+        if kind == EXECUTION:
+            self.total += 1
+            self._add_execution(record)
+        elif record.is_structured:
+            self._add_operations(record)
 
     def _row(self, table: dict[str, _ActionRow], action: str) -> _ActionRow:
         row = table.get(action)
@@ -329,71 +313,57 @@ class ReportBuilder:
             row = table[action] = _ActionRow(self.limit)
         return row
 
-    def _add_execution(
-        self, trace: Mapping[str, Any], meta: object, file: str, line: int | None
-    ) -> None:
-        action = _text(_get(meta, "actionId"))
-        status = _status(trace)
-        duration = _number(_get(trace.get("execution"), "duration"))
+    def _add_execution(self, record: TraceRecord) -> None:
+        action = record.action_id
+        status = _STATUS_KEYS.get(record.status, "unknown")
+        duration = record.duration
         self._row(self.actions, action).add(status, duration)
         if self.group_by is not None:
-            table = self.groups.setdefault(_group_value(trace, self.group_by), {})
+            table = self.groups.setdefault(_group_value(record, self.group_by), {})
             self._row(table, action).add(status, duration)
-        error = trace.get("error")
-        if isinstance(error, Mapping):
-            kind = _text(error.get("type"), "UnknownError")
+        kind = record.error_type
+        if kind is not None:
             known = self.error_types.get(kind)
             if known is None:
-                example = _text(error.get("message"), "")[:EXAMPLE_CHARS]
+                example = (record.error_message or "")[:EXAMPLE_CHARS]
                 self.error_types[kind] = {"count": 1, "example": example}
             else:
                 known["count"] += 1
         if duration is not None and self.slowest_n > 0:
-            self._add_slow(meta, status, duration, (file, line))
+            self._add_slow(record, status, duration)
 
-    def _add_slow(
-        self, meta: object, status: str, duration: float, where: tuple[str, int | None]
-    ) -> None:
+    def _add_slow(self, record: TraceRecord, status: str, duration: float) -> None:
         self.seq += 1
         key = (duration, -self.seq)
         heap = self.slowest
         if len(heap) >= self.slowest_n and key <= heap[0][:2]:
             return
         entry: SlowTrace = {
-            "actionId": _text(_get(meta, "actionId")),
-            "actorId": _text(_get(meta, "actorId")),
+            "actionId": record.action_id,
+            "actorId": record.actor_id,
             "duration": duration,
             "status": status,
-            "file": where[0],
+            "file": record.file,
         }
-        line = where[1]
-        if line is not None:
-            entry["line"] = line
-        trace_id = _get(meta, "traceId")
-        if isinstance(trace_id, str):
-            entry["traceId"] = trace_id
+        if record.line > 0:
+            entry["line"] = record.line
+        if record.trace_id is not None:
+            entry["traceId"] = record.trace_id
         item = (duration, -self.seq, entry)
         if len(heap) < self.slowest_n:
             heapq.heappush(heap, item)
         else:
             heapq.heapreplace(heap, item)
 
-    def _add_operations(self, spans: object) -> None:
-        # SPEC §9.3: per-operation statistics of structured traces.
-        if not isinstance(spans, list):
-            return
-        for span in spans:
-            operation = _get(span, "operation")
-            if not isinstance(operation, str):
-                continue
-            row = self.operations.get(operation)
+    def _add_operations(self, record: TraceRecord) -> None:
+        for span in record.spans():
+            row = self.operations.get(span.operation)
             if row is None:
-                row = self.operations[operation] = _OperationRow(self.limit)
+                row = self.operations[span.operation] = _OperationRow(self.limit)
             row.count += 1
-            duration = _number(span.get("duration"))
-            if duration is not None:
-                row.latencies.add(duration)
-            if span.get("status") == "error":
+            if span.duration is not None:
+                row.latencies.add(span.duration)
+            if span.status == "error":
                 row.errors += 1
 
     def result(self) -> Report:
@@ -427,23 +397,26 @@ def build_report(
 ) -> Report:
     """Aggregate ``records`` into a report in one streaming pass.
 
-    Each record is an object with ``trace`` (a trace dict), ``file`` and optionally ``line`` (as
-    ``scan_traces`` yields them), or a bare trace dict (``file`` then reads ``""``). ``slowest`` is
+    Each record is a ``TraceRecord`` (as ``scan_traces`` yields them), an object with ``trace``,
+    ``file`` and ``line`` attributes, or a bare trace dict (``file`` then reads ``""``); anything
+    that is not a trace is skipped. ``slowest`` is
     how many of the slowest execution traces to list; ``group_by`` names a ``customMetadata`` key
     (SPEC §9.2) whose values split the per-action table into ``report["groups"]``.
     """
     builder = ReportBuilder(slowest, group_by, max_samples)
-    add = builder.add
+    add, add_record = builder.add, builder.add_record
     for record in records:
-        if isinstance(record, Mapping):
-            add(record, "", None)
-            continue
-        line = getattr(record, "line", None)
-        add(
-            getattr(record, "trace", None),
-            str(getattr(record, "file", "")),
-            line if isinstance(line, int) else None,
-        )
+        if type(record) is TraceRecord:
+            add_record(record)
+        elif isinstance(record, Mapping):
+            add(record)
+        else:  # any object with ``trace``, ``file`` and ``line`` attributes
+            line = getattr(record, "line", None)
+            add(
+                getattr(record, "trace", None),
+                str(getattr(record, "file", "")),
+                line if isinstance(line, int) else None,
+            )
     return builder.result()
 
 
@@ -456,9 +429,7 @@ def report_path(
 ) -> Report:
     """Read every trace under ``path`` (a file or a folder) and report on them.
 
-    Adds ``files`` (trace files read), ``corrupt`` (lines that are not a trace), ``torn`` (a last
-    line cut short) and ``unreadable`` (files that could not be read), all skipped, to the report.
-    A missing path raises ``FileNotFoundError``.
+    Adds what reading met (``add_read_stats``). A missing path raises ``FileNotFoundError``.
     """
     stats = ReadStats()
     report = build_report(
@@ -472,11 +443,13 @@ def report_path(
 
 
 def add_read_stats(report: Report, stats: ReadStats) -> None:
-    """Add to ``report`` what reading met: ``files``, ``corrupt``, ``torn``, ``unreadable``."""
-    report["files"] = stats.files
-    report["corrupt"] = stats.corrupt
-    report["torn"] = stats.torn
-    report["unreadable"] = stats.unreadable
+    """Add to ``report`` what reading met, all skipped: ``ReadStats.counts()``.
+
+    ``files`` (trace files read), ``corrupt`` (lines that are not a trace), ``torn`` (a last line
+    cut short), ``unreadable`` (files that could not be read), ``skipped`` (not regular files,
+    links leading out), and the totals ``damagedLines`` and ``skippedFiles``.
+    """
+    report.update(stats.counts())  # type: ignore[typeddict-item]
 
 
 # -- text ------------------------------------------------------------------------------------------
@@ -607,16 +580,21 @@ def render_report(report: Report, source: str | None = None) -> str:
     against the files; latency columns are in milliseconds and labelled so.
     """
     types = report.get("traceTypes", {})
-    kinds = ", ".join(f"{count} {name}" for name, count in types.items())
-    head = f"{report.get('total', 0)} traces" + (f" ({kinds})" if kinds else "")
+    others = ", ".join(
+        f"{count} {name}" for name, count in types.items() if name != EXECUTION and count
+    )
+    head = f"{report.get('total', 0)} execution traces" + (f" (and {others})" if others else "")
     if "files" in report:
         head += f" in {report['files']} file{'' if report['files'] == 1 else 's'}"
     title = "Trace report" + (f" for {source}" if source is not None else "")
     lines = [_fit(title, WIDTH, keep_end=True), _fit(head, WIDTH)]
     if "corrupt" in report:
+        corrupt, torn = report["corrupt"], report.get("torn", 0)
+        unreadable, skipped = report.get("unreadable", 0), report.get("skipped", 0)
         lines.append(
-            f"Skipped: {report['corrupt']} corrupt lines, {report.get('torn', 0)} torn lines, "
-            f"{report.get('unreadable', 0)} unreadable files"
+            f"Skipped: {corrupt + torn} damaged lines ({corrupt} corrupt, {torn} torn), "
+            f"{unreadable + skipped} files not read ({unreadable} unreadable, {skipped} not "
+            "regular or outside the folder)"
         )
     lines.append("")
     actions = report.get("actions", {})

@@ -1,73 +1,45 @@
-"""Human-readable rendering of single traces, for ``actiontrace show`` (SPEC §7).
+"""Human-readable rendering of single traces, for ``actiontrace show``.
 
-Everything printed comes from files that may hold anything, so every string goes through
-``printable()`` first: control characters (ANSI escape sequences included) and bidirectional
-overrides are shown as escapes instead of reaching the terminal.
+Rendering reads the read path's ``TraceRecord`` (a bare trace dict is made into one first), and
+every string goes through ``printable()`` first: control characters (ANSI escape sequences
+included) and bidirectional overrides are shown as escapes instead of reaching the terminal.
 """
 
 from __future__ import annotations
 
 import json
-import math
-import re
 from collections.abc import Mapping
 from typing import Any
 
+from ..output.records import EXECUTION, ErrorView, TraceRecord, as_record
+from .text import printable
+
 __all__ = ["printable", "render_record", "render_trace", "summary_line"]
 
-# C0 and C1 controls, DEL, and the bidi embeddings/overrides/isolates ("Trojan Source").
-_UNSAFE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
-_UNSAFE_LINE = re.compile(r"[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 _INDENT = "  "
-_MAX_CAUSES = 16
-
-
-def _escape(match: re.Match[str]) -> str:
-    code = ord(match.group())
-    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
-
-
-def printable(text: str, *, multiline: bool = False) -> str:
-    """``text`` safe for a terminal: control and bidi characters become visible escapes.
-
-    Tabs and newlines are kept only when ``multiline`` (a single line must keep table columns).
-    """
-    return (_UNSAFE if multiline else _UNSAFE_LINE).sub(_escape, text)
-
-
-def _get(mapping: object, key: str) -> Any:
-    return mapping.get(key) if isinstance(mapping, Mapping) else None
-
-
-def _str(value: object, default: str = "?") -> str:
-    if isinstance(value, str):
-        return printable(value)
-    return default if value is None else printable(_json(value))
-
-
-def _ms(value: object) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return None
-    return float(value) if math.isfinite(value) else None
 
 
 def _json(value: object) -> str:
     return json.dumps(value, indent=2, ensure_ascii=False, sort_keys=False, default=str)
 
 
-def summary_line(trace: Mapping[str, Any]) -> str:
-    """Rebuild the trace's ``to_summary()`` line from its dict.
+def _record(trace: TraceRecord | Mapping[str, Any]) -> TraceRecord | None:
+    return trace if type(trace) is TraceRecord else as_record(trace)
+
+
+def summary_line(trace: TraceRecord | Mapping[str, Any]) -> str:
+    """Rebuild the trace's ``to_summary()`` line from its record (or dict).
 
     ``Action: core:go | Actor: player-1 | Status: success | Duration: 1.23ms``
     (``Duration: incomplete`` when the trace has no duration).
     """
-    meta = trace.get("metadata")
-    execution = trace.get("execution")
-    duration = _ms(_get(execution, "duration"))
-    shown = "incomplete" if duration is None else f"{duration:.2f}ms"
+    record = _record(trace)
+    if record is None:
+        return "Action: ? | Actor: ? | Status: unknown | Duration: incomplete"
+    shown = "incomplete" if record.duration is None else f"{record.duration:.2f}ms"
     return (
-        f"Action: {_str(_get(meta, 'actionId'))} | Actor: {_str(_get(meta, 'actorId'))} | "
-        f"Status: {_str(_get(execution, 'status'), 'pending')} | Duration: {shown}"
+        f"Action: {printable(record.action_id)} | Actor: {printable(record.actor_id)} | "
+        f"Status: {record.status} | Duration: {shown}"
     )
 
 
@@ -76,99 +48,99 @@ def _block(title: str, value: object) -> list[str]:
     return [f"{title}:", *(_INDENT + line for line in text.splitlines())]
 
 
-def _phases(execution: object) -> list[str]:
-    phases = _get(execution, "phases")
-    if not isinstance(phases, list) or not phases:
+def _phases(record: TraceRecord) -> list[str]:
+    phases = record.phases()
+    if not phases:
         return ["Phases: none"]
-    start = _ms(_get(execution, "startTime"))
+    start = record.start_ms
     lines = ["Phases (ms after start):"]
     for phase in phases:
-        at = _ms(_get(phase, "timestamp"))
+        at = phase.timestamp
         when = "?" if at is None or start is None else f"+{at - start:.3f}"
-        details = [_str(_get(phase, "description"), "")]
-        size = _get(phase, "payloadSize")
-        if isinstance(size, int) and not isinstance(size, bool):
-            details.append(f"({size} bytes{', truncated' if _get(phase, 'truncated') else ''})")
+        details = [printable(phase.description)]
+        if phase.payload_size is not None:
+            cut = ", truncated" if phase.truncated else ""
+            details.append(f"({phase.payload_size} bytes{cut})")
         detail = " ".join(part for part in details if part)
-        lines.append(f"{_INDENT}{when:>12}  {_str(_get(phase, 'phase')):<20} {detail}".rstrip())
+        lines.append(f"{_INDENT}{when:>12}  {printable(phase.phase):<20} {detail}".rstrip())
     return lines
 
 
-def _error(error: Mapping[str, Any]) -> list[str]:
+def _error(chain: tuple[ErrorView, ...]) -> list[str]:
     lines = ["Error:"]
-    link: object = error
-    depth = 0
     # The outermost stack already shows the chained ones (traceback.format_exception does).
-    outer = error.get("stack")
-    shown = outer if isinstance(outer, str) else ""
-    while isinstance(link, Mapping) and depth < _MAX_CAUSES:
+    shown = chain[0].stack or ""
+    for depth, link in enumerate(chain):
         pad = _INDENT * (depth + 1)
         head = "" if depth == 0 else "caused by "
-        lines.append(f"{pad}{head}{_str(link.get('type'))}: {_str(link.get('message'), '')}")
-        code = link.get("code")
-        if code is not None:
-            lines.append(f"{pad}code: {_str(code)}")
-        stack = link.get("stack")
-        if isinstance(stack, str) and stack and (depth == 0 or stack not in shown):
+        lines.append(f"{pad}{head}{printable(link.type)}: {printable(link.message)}")
+        if link.code is not None:
+            code = link.code if isinstance(link.code, str) else _json(link.code)
+            lines.append(f"{pad}code: {printable(code)}")
+        stack = link.stack
+        if stack and (depth == 0 or stack not in shown):
             lines.append(f"{pad}stack:")
             lines.extend(
                 pad + _INDENT + line
                 for line in printable(stack, multiline=True).rstrip("\n").splitlines()
             )
-        link = link.get("cause")
-        depth += 1
     return lines
 
 
-def _execution(trace: Mapping[str, Any]) -> list[str]:
-    meta = trace.get("metadata")
-    turn = trace.get("turnAction")
-    lines = [summary_line(trace)]
-    trace_id = _get(meta, "traceId")
-    if isinstance(trace_id, str):
-        lines.append(f"Trace: {printable(trace_id)}  span {_str(_get(meta, 'spanId'))}")
-    created = _get(meta, "createdAt")
-    if created is not None:
-        lines.append(f"Created: {_str(created)}")
-    command = _get(turn, "commandString")
-    if command is not None:
-        lines.append(f"Command: {_str(command)}")
-    parameters = _get(turn, "parameters")
-    if parameters:
-        lines.extend(_block("Parameters", parameters))
-    lines.extend(_phases(trace.get("execution")))
-    lines.extend(_block("Payload", trace.get("eventPayload")))
-    result = trace.get("result")
-    if isinstance(result, Mapping):
-        lines.append(f"Result: {'success' if result.get('success') else 'failure'}")
-        if result.get("metadata") is not None:
-            lines.extend(_block("Result metadata", result["metadata"]))
-    custom = trace.get("customMetadata")
-    if custom:
-        lines.extend(_block("Custom metadata", custom))
-    error = trace.get("error")
-    if isinstance(error, Mapping):
-        lines.extend(_error(error))
-    else:
-        lines.append("Error: none")
+def _execution(record: TraceRecord) -> list[str]:
+    lines = [summary_line(record)]
+    if record.trace_id is not None:
+        span = printable(record.span_id) if record.span_id is not None else "?"
+        lines.append(f"Trace: {printable(record.trace_id)}  span {span}")
+    if record.created_at is not None:
+        lines.append(f"Created: {printable(record.created_at)}")
+    if record.command is not None:
+        lines.append(f"Command: {printable(record.command)}")
+    if record.parameters:
+        lines.extend(_block("Parameters", record.parameters))
+    lines.extend(_phases(record))
+    lines.extend(_block("Payload", record.payload))
+    success = record.result_success
+    if success is not None:
+        lines.append(f"Result: {'success' if success else 'failure'}")
+        if record.result_metadata is not None:
+            lines.extend(_block("Result metadata", record.result_metadata))
+    if record.custom_metadata:
+        lines.extend(_block("Custom metadata", record.custom_metadata))
+    chain = record.errors()
+    lines.extend(_error(chain) if chain else ["Error: none"])
     return lines
 
 
-def render_trace(trace: Mapping[str, Any]) -> str:
+def render_trace(trace: TraceRecord | Mapping[str, Any]) -> str:
     """One trace as readable text: summary line, phases, payload, result and error.
 
-    Execution traces (``metadata.traceType`` ``"execution"`` or absent) get the full layout;
-    any other type is shown generically as its type and pretty JSON.
+    Execution traces get the full layout; any other type is shown generically as its type and
+    pretty JSON; a mapping that is not a trace is shown as such.
     """
-    trace_type = _get(trace.get("metadata"), "traceType")
-    if trace_type in (None, "execution"):
-        lines = _execution(trace)
+    record = _record(trace)
+    if record is None:
+        lines = [
+            "Not a trace",
+            *_block("Content", dict(trace) if isinstance(trace, Mapping) else None),
+        ]
+    elif record.kind == EXECUTION:
+        lines = _execution(record)
     else:
-        lines = [f"Trace type: {_str(trace_type)}", *_block("Content", trace)]
+        lines = [f"Trace type: {printable(record.kind)}", *_block("Content", record.trace)]
     return "\n".join(lines)
 
 
-def render_record(trace: Mapping[str, Any], file: str, line: int | None = None) -> str:
-    """``render_trace`` under a header naming where the trace was read (``file:line``)."""
-    where = printable(file if line is None else f"{file}:{line}")
+def render_record(
+    trace: TraceRecord | Mapping[str, Any], file: str | None = None, line: int | None = None
+) -> str:
+    """``render_trace`` under a header naming where the trace was read (``file:line``).
+
+    A ``TraceRecord`` names its own file and line unless they are given.
+    """
+    if type(trace) is TraceRecord:
+        file = trace.file if file is None else file
+        line = (trace.line or None) if line is None else line
+    shown = file or ""
+    where = printable(shown if line is None else f"{shown}:{line}")
     return f"── {where}\n{render_trace(trace)}"

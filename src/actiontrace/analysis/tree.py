@@ -1,4 +1,4 @@
-"""Trees of linked traces and ASCII waterfalls of structured traces: ``show --tree`` (SPEC §9.3).
+"""Trees of linked traces and ASCII waterfalls of structured traces: ``show --tree``.
 
 Execution traces are grouped by ``metadata.traceId`` and nested under the trace whose ``spanId``
 is their ``parentSpanId``; a structured trace (``traceType`` ``"structured"`` or
@@ -17,7 +17,8 @@ from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 from ..errors import InvalidArgumentError
-from .show import printable
+from ..output.records import EXECUTION, STRUCTURED_TYPES, SpanView, TraceRecord, as_record
+from .text import printable
 
 __all__ = [
     "BAR_WIDTH",
@@ -51,10 +52,6 @@ MAX_WATERFALLS = 2_000
 MAX_WATERFALL_SPANS = 60
 """Spans drawn per waterfall; more are counted on a ``… N more spans`` line."""
 
-STRUCTURED_TYPES = ("structured", "action_aware_structured")
-"""``metadata.traceType`` values of structured (nested-operation) traces."""
-
-_EXECUTION_TYPES = (None, "execution")
 _TEXT_CHARS = 40  # longest action, actor or operation name shown
 _ID_CHARS = 32
 _NAME_MIN = 12  # narrowest waterfall name column
@@ -64,16 +61,6 @@ _BRANCH, _LAST, _PIPE, _SPACE = "├─ ", "└─ ", "│  ", "   "
 _FILL = {"success": "#", "failure": "X", "error": "X", "active": "~"}
 _ACTION_MARKS = {"failed": "✗ FAILED", "error": "✗ ERROR"}
 _SPAN_MARKS = {"failure": " ✗ failure", "error": " ✗ error", "active": " … active"}
-
-
-def _get(mapping: object, key: str) -> Any:
-    return mapping.get(key) if isinstance(mapping, Mapping) else None
-
-
-def _number(value: object) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return None
-    return float(value) if math.isfinite(value) else None
 
 
 def _clip(value: object, limit: int = _TEXT_CHARS, default: str = "?") -> str:
@@ -87,10 +74,6 @@ def _clip(value: object, limit: int = _TEXT_CHARS, default: str = "?") -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def _id(value: object) -> str | None:
-    return value if isinstance(value, str) and value else None
-
-
 def _ms(value: float | None) -> str:
     return "incomplete" if value is None else f"{value:.2f} ms"
 
@@ -101,17 +84,13 @@ def _ms(value: float | None) -> str:
 class _Span:
     __slots__ = ("children", "end", "id", "operation", "parent", "seq", "start", "status")
 
-    def __init__(self, raw: Mapping[str, Any], seq: int) -> None:
-        self.id = _id(raw.get("spanId"))
-        self.parent = _id(raw.get("parentId"))
-        self.operation = raw.get("operation")
-        self.start = _number(raw.get("startTime"))
-        self.end = _number(raw.get("endTime"))
-        if self.end is None and self.start is not None:
-            duration = _number(raw.get("duration"))
-            self.end = None if duration is None else self.start + duration
-        status = raw.get("status")
-        self.status = status if isinstance(status, str) else "?"
+    def __init__(self, view: SpanView, seq: int) -> None:
+        self.id = view.span_id
+        self.parent = view.parent_id
+        self.operation = view.operation
+        self.start = view.start_ms
+        self.end = view.end_ms
+        self.status = view.status
         self.seq = seq
         self.children: list[_Span] = []
 
@@ -119,13 +98,9 @@ class _Span:
         return (self.start is None, self.start or 0.0, self.seq)
 
 
-def _span_forest(spans: object) -> list[_Span]:
+def _span_forest(spans: tuple[SpanView, ...]) -> list[_Span]:
     """Roots of the span tree (children sorted by start); spans in loops become roots too."""
-    items = [
-        _Span(raw, seq)
-        for seq, raw in enumerate(spans if isinstance(spans, list) else [])
-        if isinstance(raw, Mapping)
-    ]
+    items = [_Span(view, seq) for seq, view in enumerate(spans)]
     by_id: dict[str, _Span] = {}
     for item in items:
         if item.id is not None:
@@ -172,13 +147,18 @@ def _critical(roots: list[_Span]) -> list[_Span]:
     return path
 
 
-def critical_path(trace: Mapping[str, Any]) -> list[str]:
+def _spans(trace: TraceRecord | Mapping[str, Any]) -> tuple[SpanView, ...]:
+    record = trace if type(trace) is TraceRecord else as_record(trace)
+    return () if record is None else record.spans()
+
+
+def critical_path(trace: TraceRecord | Mapping[str, Any]) -> list[str]:
     """Operation names on a structured trace's critical path, recomputed from its spans.
 
     From the root span that ended last, follow at each level the child that ended last, as
-    ``StructuredTrace.get_critical_path()`` does, but from the dict read back.
+    ``StructuredTrace.get_critical_path()`` does, but from the trace read back.
     """
-    return [_clip(item.operation) for item in _critical(_span_forest(trace.get("spans")))]
+    return [_clip(item.operation) for item in _critical(_span_forest(_spans(trace)))]
 
 
 def _bar(
@@ -204,23 +184,19 @@ class _Waterfall:
 
     __slots__ = ("action", "actor", "dropped", "more", "rows", "spans", "total")
 
-    def __init__(self, trace: Mapping[str, Any], max_spans: int, draw: bool) -> None:
-        meta = trace.get("metadata")
-        action = _get(meta, "actionId")
-        actor = _get(meta, "actorId")
+    def __init__(self, record: TraceRecord, max_spans: int, draw: bool) -> None:
         # Clipped now: a tree keeps only short text, whatever the file holds.
-        self.action = None if action is None else _clip(action)
-        self.actor = _clip(trace.get("actorId") if actor is None else actor)
-        dropped = trace.get("droppedSpans")
-        self.dropped = dropped if type(dropped) is int else 0
-        roots = _span_forest(trace.get("spans"))
+        self.action = None if record.action_id == "?" else _clip(record.action_id)
+        self.actor = _clip(record.actor_id)
+        self.dropped = record.dropped_spans
+        roots = _span_forest(record.spans())
         order = list(_walk(roots))
         self.spans = len(order)
         starts = [item.start for item, _ in order if item.start is not None]
         ends = [item.end for item, _ in order if item.end is not None]
         t0 = min(starts, default=0.0)
         t1 = max(starts + ends, default=t0)
-        total = _number(_get(trace.get("summary"), "totalDuration"))
+        total = record.duration
         self.total = t1 - t0 if total is None else total
         # (depth, operation, on the critical path, bar column, bar length, duration, status)
         self.rows: list[_Row] | None = None
@@ -278,17 +254,23 @@ class _Waterfall:
             yield f"{prefix}… {self.more} more spans"
 
 
-def waterfall(trace: Mapping[str, Any], *, max_spans: int = MAX_WATERFALL_SPANS) -> list[str]:
+def waterfall(
+    trace: TraceRecord | Mapping[str, Any], *, max_spans: int = MAX_WATERFALL_SPANS
+) -> list[str]:
     """One structured trace as text: a header line, then one bar per span on a shared time axis.
 
     Bars start and last in proportion to each span's ``startTime`` and duration, relative to the
     trace's first span start, over ``BAR_WIDTH`` columns (at least one per span); ``*`` marks the
     critical path; failed spans are drawn with ``X`` and marked. At most ``max_spans`` rows.
     """
-    if not isinstance(trace, Mapping):
+    if type(trace) is not TraceRecord and not isinstance(trace, Mapping):
         raise InvalidArgumentError(f"trace must be a mapping, got {type(trace).__name__}")
     _check_cap(max_spans, "max_spans")
-    drawing = _Waterfall(trace, max_spans, draw=True)
+    record = trace if type(trace) is TraceRecord else as_record(trace)
+    if record is None:
+        record = as_record({"metadata": {"traceType": "structured"}})
+    assert record is not None  # a structured trace without spans
+    drawing = _Waterfall(record, max_spans, draw=True)
     return [_steps_title(drawing, root=True), *drawing.lines("")]
 
 
@@ -307,30 +289,21 @@ def _check_cap(value: object, name: str) -> None:
 # -- the forest of linked traces -------------------------------------------------------------------
 
 
-def _epoch(value: object) -> int | None:
-    if type(value) is int:
-        return value
-    number = _number(value)
-    return None if number is None else int(number)
-
-
 class _Action:
     """An execution trace as a tree keeps it: its links, start and one line of text."""
 
     __slots__ = ("line", "parent", "seq", "span_id", "start")
 
-    def __init__(self, trace: Mapping[str, Any], meta: object, seq: int) -> None:
-        self.span_id = _id(_get(meta, "spanId"))
-        self.parent = _id(_get(meta, "parentSpanId"))
-        execution = trace.get("execution")
-        self.start = _epoch(_get(execution, "startEpochNs"))
+    def __init__(self, record: TraceRecord, seq: int) -> None:
+        self.span_id = record.span_id
+        self.parent = record.parent_span_id
+        self.start = record.start_epoch_ns
         self.seq = seq
-        status = _get(execution, "status")
-        shown = _ACTION_MARKS.get(status) if isinstance(status, str) else None
-        duration = _number(_get(execution, "duration"))
+        status = record.status
+        shown = _ACTION_MARKS.get(status) or _clip(status, 20)
         self.line = (
-            f"{_clip(_get(meta, 'actionId'))} · {_clip(_get(meta, 'actorId'))} · "
-            f"{shown or _clip(status, 20, 'pending')} · {_ms(duration)}"
+            f"{_clip(record.action_id)} · {_clip(record.actor_id)} · "
+            f"{shown} · {_ms(record.duration)}"
         )
 
 
@@ -339,9 +312,9 @@ class _Steps:
 
     __slots__ = ("drawing", "parent", "seq", "start")
 
-    def __init__(self, trace: Mapping[str, Any], meta: object, seq: int, drawing: _Waterfall):
-        self.parent = _id(_get(meta, "parentSpanId"))
-        self.start = _epoch(_get(meta, "startEpochNs"))
+    def __init__(self, record: TraceRecord, seq: int, drawing: _Waterfall):
+        self.parent = record.parent_span_id
+        self.start = record.start_epoch_ns
         self.seq = seq
         self.drawing = drawing
 
@@ -417,18 +390,17 @@ class TraceForest:
         """Traces of other types (or not trace objects), skipped."""
 
     def add(self, trace: object) -> None:
-        """Place one trace dict read back from a file."""
+        """Place one trace read back from a file (a ``TraceRecord`` or a trace dict)."""
         seq = self._seq = self._seq + 1
-        if not isinstance(trace, Mapping):
+        record = trace if type(trace) is TraceRecord else as_record(trace)
+        if record is None:
             self.other += 1
             return
-        meta = trace.get("metadata")
-        kind = _get(meta, "traceType")
-        structured = isinstance(kind, str) and kind in STRUCTURED_TYPES
-        if not structured and kind not in _EXECUTION_TYPES:
+        structured = record.is_structured
+        if not structured and record.kind != EXECUTION:
             self.other += 1
             return
-        trace_id = _id(_get(meta, "traceId"))
+        trace_id = record.trace_id
         key = trace_id if trace_id is not None else f"\0{seq}"  # no id: a tree of its own
         group = self._groups.get(key)
         if group is None:
@@ -443,9 +415,9 @@ class TraceForest:
         if structured:
             draw = self._drawn < self._max_waterfalls
             self._drawn += draw
-            node = _Steps(trace, meta, seq, _Waterfall(trace, self._max_spans, draw))
+            node = _Steps(record, seq, _Waterfall(record, self._max_spans, draw))
         else:
-            node = _Action(trace, meta, seq)
+            node = _Action(record, seq)
         group.nodes.append(node)
         if node.start is not None and (group.start is None or node.start < group.start):
             group.start = node.start

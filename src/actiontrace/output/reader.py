@@ -1,72 +1,61 @@
-"""Reading trace files back: ``read_traces`` and ``scan_traces`` (SPEC §6).
+"""Reading trace files back: ``scan_traces`` and ``read_traces``, the one read path.
+
+The read path is one line of small steps, each in its own module, shared by every consumer
+(``report``, ``show``, ``tail``, the HTML report, ``serve``, the exports) and by the follower
+(``analysis.follow``)::
+
+    discover_trace_files ─▶ open_regular ─▶ LineSplitter ─▶ parse_line ─▶ TraceRecord
+       (discovery.py)          (lines.py: bounded chunks,        (records.py: one model,
+                                gzip included)                    normalised fields)
 
 The reader knows only the on-disk format, nothing of the writer: JSON Lines files (``*.jsonl``,
 one trace object per line, optionally gzipped as ``*.jsonl.gz``) and JSON files (``*.json``, one
-trace object or a list of them). A trace is any JSON object with a ``"metadata"`` object, so every
-trace type reads back. Reading streams: one line in memory at a time, whatever the file sizes.
+trace object or a list of them). Reading survives any file: a damaged line (not JSON, not a trace,
+too deep, ``NaN``, a lone surrogate, longer than ``MAX_LINE_BYTES``) is skipped and counted, a
+file that is not a regular one is skipped and counted, and memory stays bounded by one line.
 """
 
 from __future__ import annotations
 
 import errno
 import gzip
-import json
 import os
 import zlib
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import IO, Any, NamedTuple
+from typing import IO, Any
 
 from ..errors import InvalidArgumentError
+from .discovery import TRACE_SUFFIXES, TraceFile, discover_trace_files, display_path
+from .lines import MAX_LINE_BYTES, LineSplitter, open_regular, read_chunks, read_limited
+from .records import BLANK, TraceRecord, make_record, parse_line, parse_value
 
-_fast_loads: Callable[[bytes], Any] | None
-try:  # the optional ``actiontrace[fast]`` extra: orjson parses trace lines about 4x faster
-    from orjson import loads as _fast_loads
-except ImportError:
-    _fast_loads = None
-
-__all__ = ["TRACE_SUFFIXES", "ReadStats", "TraceRecord", "read_traces", "scan_traces"]
-
-TRACE_SUFFIXES = (".jsonl", ".jsonl.gz", ".json")
-"""The file suffixes a folder scan reads; every other file is ignored."""
+__all__ = [
+    "MAX_LINE_BYTES",
+    "TRACE_SUFFIXES",
+    "ReadStats",
+    "TraceRecord",
+    "read_file_records",
+    "read_traces",
+    "scan_traces",
+]
 
 MAX_LOCATIONS = 10
 """How many problem locations ``ReadStats`` keeps (the counts go on)."""
 
-_BOM = b"\xef\xbb\xbf"
-
-
-def _parse_fast(text: bytes) -> Any:
-    """Parse one line with orjson when it is installed, else (and as a fallback) with ``json``.
-
-    For aggregation only: orjson reads integers past 64 bits as floats. It refuses NaN, which
-    ``json`` accepts, so such a line is parsed again rather than counted as corrupt.
-    """
-    if _fast_loads is not None:
-        try:
-            return _fast_loads(text)
-        except ValueError:
-            pass
-    return json.loads(text)
-
-
-class TraceRecord(NamedTuple):
-    """One trace read back, with where it came from (``line``: 1-based line, or list position)."""
-
-    trace: dict[str, Any]
-    file: str
-    line: int
+_GZIP_DAMAGE = (OSError, zlib.error)
 
 
 @dataclass(slots=True)
 class ReadStats:
-    """What a scan met: files read, traces yielded, lines skipped, where the first problems are.
+    """What reading met: files read, traces yielded, what was skipped and where.
 
-    ``corrupt``: lines (or ``.json`` files/items) that are not a trace object, skipped.
-    ``torn``: a last line cut short (a file being written, or a crash), skipped.
-    ``unreadable``: files that could not be opened or decompressed, skipped.
-    ``problems``: ``(file, line)`` of the first ``MAX_LOCATIONS`` of those (line 0: the file).
+    Damaged lines (``damaged_lines``): ``corrupt`` (not JSON, not a trace, breaking a reading
+    rule, too long; a ``.json`` file or list item likewise) and ``torn`` (a last line cut short: a
+    file being written, a crash, a truncated gzip stream). Skipped files (``skipped_files``):
+    ``unreadable`` (could not be opened or decompressed) and ``skipped`` (not a regular file, a
+    link leading out of the folder). ``problems``: ``(file, line)`` of the first
+    ``MAX_LOCATIONS`` of those (line 0: the file).
     """
 
     files: int = 0
@@ -74,153 +63,175 @@ class ReadStats:
     corrupt: int = 0
     torn: int = 0
     unreadable: int = 0
+    skipped: int = 0
     problems: list[tuple[str, int]] = field(default_factory=list)
 
-    def _note(self, file: str, line: int) -> None:
+    @property
+    def damaged_lines(self) -> int:
+        """Lines (or ``.json`` items) skipped: ``corrupt + torn``."""
+        return self.corrupt + self.torn
+
+    @property
+    def skipped_files(self) -> int:
+        """Files not read: ``unreadable + skipped``."""
+        return self.unreadable + self.skipped
+
+    def note(self, file: str, line: int) -> None:
+        """Remember where a problem was (the first ``MAX_LOCATIONS`` only)."""
         if len(self.problems) < MAX_LOCATIONS:
             self.problems.append((file, line))
 
+    def damaged(self, file: str, line: int, *, torn: bool = False) -> None:
+        """Count one damaged line of ``file``."""
+        if torn:
+            self.torn += 1
+        else:
+            self.corrupt += 1
+        self.note(file, line)
 
-def _is_trace(value: object) -> bool:
-    return isinstance(value, dict) and isinstance(value.get("metadata"), dict)
+    def skip(self, file: str, *, unreadable: bool = False) -> None:
+        """Count one file not read."""
+        if unreadable:
+            self.unreadable += 1
+        else:
+            self.skipped += 1
+        self.note(file, 0)
 
-
-def _kind(name: str) -> str | None:
-    lowered = name.lower()
-    for suffix in TRACE_SUFFIXES:
-        if lowered.endswith(suffix):
-            return suffix
-    return None
-
-
-def _folder_files(root: Path) -> list[Path]:
-    """Trace files under ``root`` in name order, a ``.jsonl`` left out when its ``.gz`` is there."""
-    found: list[tuple[tuple[str, ...], Path]] = []
-    for folder, dirs, names in os.walk(root):
-        dirs.sort()
-        present = set(names)
-        base = Path(folder)
-        for name in names:
-            kind = _kind(name)
-            if kind is None:
-                continue
-            # A rotated file is gzipped under its name plus ".gz", then deleted: while both
-            # exist they hold the same traces, and the .gz is the one that stays.
-            if kind == ".jsonl" and name + ".gz" in present:
-                continue
-            path = base / name
-            found.append((path.relative_to(root).parts, path))
-    found.sort(key=lambda item: item[0])
-    return [path for _, path in found]
+    def counts(self) -> dict[str, int]:
+        """Return the counts as a JSON-ready dict (``files``, ``corrupt``, ..., the totals)."""
+        return {
+            "files": self.files,
+            "corrupt": self.corrupt,
+            "torn": self.torn,
+            "unreadable": self.unreadable,
+            "skipped": self.skipped,
+            "damagedLines": self.damaged_lines,
+            "skippedFiles": self.skipped_files,
+        }
 
 
-def _lines(
-    handle: IO[bytes], file: str, stats: ReadStats, parse: Callable[[bytes], Any]
+def _json_items(
+    handle: IO[bytes], file: str, stats: ReadStats, fast: bool
 ) -> Iterator[TraceRecord]:
+    data = read_limited(handle)
+    try:
+        value: Any = parse_value(data, fast=fast) if data is not None else None
+    except (ValueError, RecursionError):
+        value = None
+    if value is None:
+        stats.damaged(file, 0)
+        return
+    items = value if type(value) is list else [value]
+    for position, item in enumerate(items, 1):
+        record = make_record(item, file, position)
+        if record is None:
+            stats.damaged(file, position)
+        else:
+            stats.traces += 1
+            yield record
+
+
+def _lines(stream: IO[bytes], file: str, stats: ReadStats, fast: bool) -> Iterator[TraceRecord]:
+    splitter = LineSplitter()
+    feed = splitter.feed
     number = 0
     try:
-        for raw in handle:
-            number += 1
-            text = raw.strip()
-            if number == 1 and text.startswith(_BOM):
-                text = text[len(_BOM) :]
-            if not text:
-                continue
-            try:
-                value = parse(text)
-            except ValueError:
-                value = None
-            if _is_trace(value):
+        for chunk in read_chunks(stream):
+            for data in feed(chunk):
+                number += 1
+                record = (
+                    None
+                    if data is None
+                    else parse_line(data, file, number, fast=fast, first=number == 1)
+                )
+                if record is BLANK:
+                    continue
+                if record is None:
+                    stats.damaged(file, number)
+                    continue
                 stats.traces += 1
-                yield TraceRecord(value, file, number)
-            elif raw.endswith(b"\n"):
-                stats.corrupt += 1
-                stats._note(file, number)
-            else:
-                stats.torn += 1
-                stats._note(file, number)
+                yield record  # type: ignore[misc]
     except EOFError:  # a gzip stream cut short: what came before it was read
-        stats.torn += 1
-        stats._note(file, number + 1)
-    except (OSError, zlib.error):  # not gzip, or damaged compressed data
-        stats.unreadable += 1
-        stats._note(file, number + 1)
-
-
-def _json_file(handle: IO[bytes], file: str, stats: ReadStats) -> Iterator[TraceRecord]:
-    try:
-        value = json.load(handle)
-    except ValueError:
-        stats.corrupt += 1
-        stats._note(file, 0)
+        stats.damaged(file, number + 1, torn=True)
         return
-    items = value if isinstance(value, list) else [value]
-    for position, item in enumerate(items, 1):
-        if _is_trace(item):
-            stats.traces += 1
-            yield TraceRecord(item, file, position)
-        else:
-            stats.corrupt += 1
-            stats._note(file, position)
+    except _GZIP_DAMAGE:  # not gzip, or damaged compressed data
+        stats.skip(file, unreadable=True)
+        return
+    rest = splitter.finish()
+    if rest == b"":
+        return
+    number += 1
+    record = None if rest is None else parse_line(rest, file, number, fast=fast, first=number == 1)
+    if record is None:
+        # A last line without newline that does not parse: cut short while being written.
+        stats.damaged(file, number, torn=rest is not None)
+    elif record is not BLANK:
+        stats.traces += 1
+        yield record  # type: ignore[misc]
 
 
-def _open(path: Path, kind: str | None) -> IO[bytes]:
-    if kind == ".jsonl.gz":
-        return gzip.open(path, "rb")  # type: ignore[return-value]
-    return open(path, "rb")
-
-
-def _read_file(
-    path: Path, stats: ReadStats, parse: Callable[[bytes], Any], *, in_folder: bool
+def read_file_records(
+    found: TraceFile, stats: ReadStats, *, fast: bool = False, in_folder: bool = True
 ) -> Iterator[TraceRecord]:
-    kind = _kind(path.name)
-    file = str(path)
+    """Yield the records of one discovered file, counting in ``stats`` what is skipped.
+
+    A file that vanished since it was listed is read from its ``.gz`` twin when that exists (it
+    was compressed in the meantime), else nothing; with ``in_folder=False`` (a file named by the
+    caller) a vanished file raises ``FileNotFoundError``.
+    """
     try:
-        handle = _open(path, kind)
+        handle = open_regular(found.path)
     except FileNotFoundError:
         if not in_folder:
             raise
-        # Listed, then gone: compressed in the meantime (read the .gz) or deleted (nothing left).
-        if kind == ".jsonl" and path.with_name(path.name + ".gz").exists():
-            yield from _read_file(path.with_name(path.name + ".gz"), stats, parse, in_folder=True)
+        twin = found.path + ".gz"
+        if found.kind == "jsonl" and os.path.exists(twin):
+            name = display_path(twin)
+            yield from read_file_records(
+                TraceFile(twin, "gz", name, found.relative + ".gz"), stats, fast=fast
+            )
         return
     except OSError:
         if not in_folder:
             raise
-        stats.unreadable += 1
-        stats._note(file, 0)
+        stats.skip(found.name, unreadable=True)
+        return
+    if handle is None:  # replaced by a FIFO or device since it was listed
+        stats.skip(found.name)
         return
     stats.files += 1
     with handle:
-        if kind == ".json":
-            yield from _json_file(handle, file, stats)
+        if found.kind == "json":
+            yield from _json_items(handle, found.name, stats, fast)
+        elif found.kind == "gz":
+            with gzip.GzipFile(fileobj=handle, mode="rb") as stream:
+                yield from _lines(stream, found.name, stats, fast)  # type: ignore[arg-type]
         else:
-            yield from _lines(handle, file, stats, parse)
+            yield from _lines(handle, found.name, stats, fast)
 
 
-def _records(
-    root: Path, files: Iterable[Path] | None, stats: ReadStats, parse: Callable[[bytes], Any]
-) -> Iterator[TraceRecord]:
-    if files is None:
-        yield from _read_file(root, stats, parse, in_folder=False)
-        return
-    for path in files:
-        yield from _read_file(path, stats, parse, in_folder=True)
+def _records(path: str, stats: ReadStats, fast: bool) -> Iterator[TraceRecord]:
+    found = discover_trace_files(path)
+    for name in found.skipped:
+        stats.skip(name)
+    single = not os.path.isdir(path)
+    for item in found.files:
+        yield from read_file_records(item, stats, fast=fast, in_folder=not single)
 
 
 def scan_traces(
     path: str | os.PathLike[str], stats: ReadStats | None = None, *, fast: bool = False
 ) -> Iterator[TraceRecord]:
-    """Yield every trace under ``path`` as a ``TraceRecord(trace, file, line)``, streaming.
+    """Yield every trace under ``path`` as a ``TraceRecord``, streaming, in name order.
 
     ``path`` is a file (read whatever its name; ``.gz`` is decompressed, ``.json`` is one object or
-    a list) or a folder (read recursively: ``*.jsonl``, ``*.jsonl.gz`` and ``*.json`` files only,
-    in name order). Corrupt lines and a torn last line are skipped and counted in ``stats`` (pass
-    a ``ReadStats`` to see them), never raised. A missing ``path`` raises ``FileNotFoundError`` at
-    once; a file of the folder that cannot be read is counted as ``unreadable``.
+    a list) or a folder (read by ``discover_trace_files``' rules: ``*.jsonl``, ``*.jsonl.gz`` and
+    ``*.json`` regular files, links only inside it, hidden folders skipped). Damaged lines and
+    skipped files are counted in ``stats`` (pass a ``ReadStats`` to see them), never raised. A
+    missing ``path`` raises ``FileNotFoundError`` at once.
 
     ``fast=True`` parses with orjson when the ``actiontrace[fast]`` extra is installed (about 4x
-    faster), for aggregation: it reads integers past 64 bits as floats.
+    faster), under the same rules.
     """
     if isinstance(path, os.PathLike):
         path = os.fspath(path)
@@ -228,12 +239,9 @@ def scan_traces(
         raise InvalidArgumentError(f"path must be a non-empty path, got {path!r}")
     if stats is not None and not isinstance(stats, ReadStats):
         raise InvalidArgumentError(f"stats must be a ReadStats or None, got {stats!r}")
-    root = Path(path)
-    if not root.exists():
+    if not os.path.exists(path):
         raise FileNotFoundError(errno.ENOENT, "No such trace file or folder", path)
-    files = _folder_files(root) if root.is_dir() else None
-    parse = _parse_fast if fast else json.loads
-    return _records(root, files, stats if stats is not None else ReadStats(), parse)
+    return _records(path, stats if stats is not None else ReadStats(), fast)
 
 
 def read_traces(path: str | os.PathLike[str]) -> Iterator[dict[str, Any]]:

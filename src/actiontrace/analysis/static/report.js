@@ -6,6 +6,7 @@
   var LANE = 26, LABEL = 170, AXIS = 26, PAD = 12;
   var data = JSON.parse(document.getElementById("data").textContent);
   var bySeq = {};
+  var byWhere = {}; // "file:line" -> bar, so that report rows (slowest) open their trace
   var selected = null;
   var newestSeen = 0; // rows newer than this are highlighted when a live update brings them
 
@@ -96,7 +97,7 @@
       c.appendChild(el("div", { "class": "label" }, label));
       c.appendChild(el("div", { "class": "value", id: id, "data-value": value }, shown));
     }
-    card("Traces", report.total, count(report.total), "", "total");
+    card("Execution traces", report.total, count(report.total), "", "total");
     card("Success", sums.success, count(sums.success), "ok", "total-success");
     card("Failed", sums.failed, count(sums.failed), "failed", "total-failed");
     card("Error", sums.error, count(sums.error), "error", "total-error");
@@ -105,6 +106,9 @@
     card("Session", page.span.end, page.timeline.timed ? span(page.span.end) : "–");
     card("Files", report.files !== undefined ? report.files : page.files,
       count(report.files !== undefined ? report.files : page.files));
+    var damaged = report.damagedLines || 0, skipped = report.skippedFiles || 0;
+    card("Skipped", damaged + skipped, count(damaged) + " lines · " + count(skipped) + " files",
+      damaged + skipped ? "failed" : "", "skipped");
     document.getElementById("source").textContent = data.source + (data.live ? "" :
       " · generated " + stamp(Date.parse(data.generatedAt)));
   }
@@ -193,8 +197,14 @@
     if (info.timed < info.total) noteText += " " + count(info.total - info.timed) + " without a start time are not drawn.";
     document.getElementById("timeline-note").textContent = noteText;
     bySeq = {};
-    page.bars.forEach(function (b) { bySeq[b.seq] = b; });
-    page.latest.forEach(function (b) { if (!bySeq[b.seq]) bySeq[b.seq] = b; });
+    byWhere = {};
+    function know(b) {
+      if (!bySeq[b.seq]) bySeq[b.seq] = b;
+      if (b.file) byWhere[b.file + ":" + (b.line || "")] = b;
+    }
+    page.bars.forEach(know);
+    page.latest.forEach(know);
+    Object.keys(page.examples || {}).forEach(function (kind) { know(page.examples[kind]); });
     if (!page.actors.length) { note(node, "No traces yet."); return; }
     var zoom = Number(document.getElementById("zoom").value) || 1;
     var width = Math.max(640, (node.clientWidth || 1000) - 2) * zoom;
@@ -270,7 +280,11 @@
     row("Command", b.command, "command");
     row("Span", b.spanId ? b.spanId + (b.parentSpanId ? " (parent " + b.parentSpanId + ")" : " (root)") : null, "span");
     row("File", b.file ? b.file + (b.line ? ":" + b.line : "") : null, "file");
-    row("Error", b.error, "error", true);
+    (b.errors || []).forEach(function (link, i) {
+      var text = link.type + ": " + link.message + (link.stack ? "\n\n" + link.stack : "");
+      row(i === 0 ? "Error" : "Caused by", text, i === 0 ? "error" : "cause-" + i, true);
+    });
+    if (!b.errors) row("Error", b.error, "error", true);
     row("Payload", b.payload, "payload", true);
   }
   function pickable(tr, b) {
@@ -290,6 +304,8 @@
     else {
       node.appendChild(table(["Error type", "Count", "Example message"], names.map(function (name) {
         var tr = el("tr", { "data-error-type": name });
+        var example = (data.page.examples || {})[name];
+        if (example) pickable(tr, example);
         cell(tr, name, { "class": "text" });
         cell(tr, count(types[name].count), { "class": "num", "data-value": types[name].count });
         cell(tr, types[name].example, { "class": "text" });
@@ -297,9 +313,12 @@
       }), [0, 1, 0]));
     }
     var problems = data.page.bars.filter(function (b) { return b.status === "error" || b.status === "failed"; });
-    problems.sort(function (a, b) { return (b.start || 0) - (a.start || 0); });
+    // Errors (something broke) before failures (an ordinary game outcome), latest first in each.
+    problems.sort(function (a, b) {
+      return (a.status === "error" ? 0 : 1) - (b.status === "error" ? 0 : 1) || (b.start || 0) - (a.start || 0);
+    });
     if (!problems.length) return;
-    node.appendChild(el("h3", { "class": "sub" }, "Failed and error traces (latest " + Math.min(20, problems.length) + ")"));
+    node.appendChild(el("h3", { "class": "sub" }, "Error and failed traces (errors first, latest " + Math.min(20, problems.length) + ")"));
     var wrap = node.appendChild(el("div", { "class": "scroll" }));
     wrap.appendChild(table(["Time", "Status", "Action", "Actor", "Error"], problems.slice(0, 20).map(function (b) {
       var tr = pickable(el("tr"), b);
@@ -316,6 +335,8 @@
     if (!slowest.length) { note(node, "No completed traces."); return; }
     node.appendChild(table(["#", "Duration ms", "Action", "Actor", "Status", "Trace id", "File"], slowest.map(function (s, i) {
       var tr = el("tr", { "data-duration": s.duration });
+      var b = byWhere[(s.file || "") + ":" + (s.line || "")];
+      if (b) pickable(tr, b);
       cell(tr, i + 1, { "class": "num" });
       cell(tr, ms(s.duration), { "class": "num" });
       cell(tr, s.actionId, { "class": "text" });
@@ -378,8 +399,9 @@
   }
 
   function renderFooter() {
-    var r = data.report, text = "actiontrace · " + count(r.total) + " traces";
-    if (r.corrupt) text += " · " + count(r.corrupt) + " unreadable lines or files skipped";
+    var r = data.report, text = "actiontrace · " + count(r.total) + " execution traces";
+    if (r.damagedLines) text += " · " + count(r.damagedLines) + " damaged lines skipped";
+    if (r.skippedFiles) text += " · " + count(r.skippedFiles) + " files not read";
     text += " · times shown in this computer's local time.";
     document.getElementById("footer").textContent = text;
   }
