@@ -13,6 +13,7 @@ from .errors import InvalidArgumentError, TraceStateError
 from .factory import ActionExecutionTraceFactory
 from .ids import TraceContext
 from .output.reader import read_traces
+from .output.sampler import TailSampler
 from .output.service import ActionTraceOutputService
 from .pipeline import (
     ATTEMPT_ACTION_ID,
@@ -71,6 +72,7 @@ __all__ = [
     "PhaseRecord",
     "Span",
     "StructuredTrace",
+    "TailSampler",
     "TraceConfig",
     "TraceContext",
     "TraceDict",

@@ -35,7 +35,12 @@ from .output.reader import ReadStats, scan_traces
 
 __all__ = ["build_parser", "fail", "main"]
 
-_EXTENSIONS = ("actiontrace.analysis.export", "actiontrace.analysis.watch")
+_EXTENSIONS = (
+    "actiontrace.analysis.export",
+    "actiontrace.analysis.watch",
+    "actiontrace.analysis.gate",
+    "actiontrace.analysis.diff",
+)
 _HTML_MODULE = "actiontrace.analysis.html"
 
 Command = Callable[[argparse.Namespace], int]

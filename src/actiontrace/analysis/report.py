@@ -12,6 +12,17 @@ samples kept per action:
   p % of the samples are less than or equal to (``sorted[ceil(p / 100 * n) - 1]``), so every
   figure is a duration that really occurred.
 
+Sampled runs: a trace a ``TailSampler`` kept by rate ``r`` (``"sampling": {"reason": "rate",
+"rate": r}``) stands for ``1 / r`` traces; every other trace (kept for an error, a failure,
+slowness, a linked tree, or written without sampling) stands for itself. When any trace carries a
+weight, the report says ``"estimated": true`` and its counts and per-action figures estimate the
+whole run: a count is the sum of the weights rounded half up (``floor(sum + 0.5)``), ``kept`` the
+traces actually read; a percentile is the **weighted nearest rank**: sort the samples by duration,
+the p-th percentile is the smallest duration whose cumulative weight (summed in float64, in
+ascending order of duration) is at least ``p / 100`` of the total weight — with every weight 1
+exactly the unweighted nearest rank. ``max``, the slowest traces and the operations table are the
+traces as kept.
+
 Per-action figures and ``total`` count execution traces only; structured traces feed the
 per-operation table instead, and ``traceTypes`` counts every type. Every figure comes from the read
 path's ``TraceRecord`` (normalised status, duration, ids), so the report, the page and the exports
@@ -26,12 +37,13 @@ import random
 from array import array
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any, TypedDict
+from typing import Any, NotRequired, TypedDict
 
 from ..errors import InvalidArgumentError
 from ..output.reader import ReadStats, scan_traces
 from ..output.records import EXECUTION, TraceRecord, as_record
 from ..sanitize import compact_json
+from .stats import weighted_percentile
 from .text import printable
 
 __all__ = [
@@ -88,6 +100,7 @@ class ActionStats(TypedDict):
     p95: float | None
     p99: float | None
     max: float | None
+    kept: NotRequired[int]  # traces read, when the counts are estimates of a sampled run
 
 
 class ErrorTypeStats(TypedDict):
@@ -137,6 +150,8 @@ class Report(TypedDict, total=False):
     skipped: int
     damagedLines: int
     skippedFiles: int
+    estimated: bool
+    kept: int
 
 
 def percentile(sorted_values: Any, p: float) -> float | None:
@@ -149,66 +164,97 @@ def percentile(sorted_values: Any, p: float) -> float | None:
 
 
 class _Latencies:
-    """Latency samples of one action: exact up to ``limit``, then a seeded uniform reservoir."""
+    """Latency samples of one action: exact up to ``limit``, then a seeded uniform reservoir.
 
-    __slots__ = ("limit", "max", "rng", "samples", "seen", "total")
+    ``weights`` runs beside ``samples`` once a sample of a sampled run weighs other than 1.
+    """
+
+    __slots__ = ("limit", "max", "rng", "samples", "seen", "total", "weights")
 
     def __init__(self, limit: int) -> None:
         self.limit = limit
         self.samples = array("d")  # 8 bytes per sample instead of a float object each
+        self.weights: array[float] | None = None
         self.seen = 0
         self.total = 0.0
         self.max: float | None = None
         self.rng: random.Random | None = None
 
-    def add(self, value: float) -> None:
+    def add(self, value: float, weight: float = 1.0) -> None:
         self.seen += 1
         self.total += value
         if self.max is None or value > self.max:
             self.max = value
+        weights = self.weights
+        if weights is None and weight != 1.0:
+            weights = self.weights = array("d", [1.0]) * len(self.samples)
         if len(self.samples) < self.limit:
             self.samples.append(value)
+            if weights is not None:
+                weights.append(weight)
             return
         if self.rng is None:
             self.rng = random.Random(0)
         slot = self.rng.randrange(self.seen)
         if slot < self.limit:
             self.samples[slot] = value
+            if weights is not None:
+                weights[slot] = weight
 
     def sorted(self) -> list[float]:
         return sorted(self.samples)
 
+    def percentiles(self, *ps: float) -> list[float | None]:
+        """Nearest-rank percentiles; weighted nearest rank when the samples carry weights."""
+        weights = self.weights
+        if weights is None:
+            ordered = self.sorted()
+            return [percentile(ordered, p) for p in ps]
+        pairs = sorted(zip(self.samples, weights, strict=True))
+        return [weighted_percentile(pairs, p, presorted=True) for p in ps]
+
 
 class _ActionRow:
-    __slots__ = ("counts", "latencies")
+    __slots__ = ("counts", "kept", "latencies")
 
     def __init__(self, limit: int) -> None:
+        # Sums of weights (1 per trace unless sampled by rate); integers in an unsampled run.
         self.counts = dict.fromkeys(
-            ("success", "failed", "error", "pending", "inProgress", "unknown"), 0
+            ("success", "failed", "error", "pending", "inProgress", "unknown"), 0.0
         )
+        self.kept = 0
         self.latencies = _Latencies(limit)
 
-    def add(self, status: str, duration: float | None) -> None:
-        self.counts[status] += 1
+    def add(self, status: str, duration: float | None, weight: float = 1.0) -> None:
+        self.counts[status] += weight
+        self.kept += 1
         if duration is not None:
-            self.latencies.add(duration)
+            self.latencies.add(duration, weight)
 
-    def result(self) -> ActionStats:
-        ordered = self.latencies.sorted()
-        counts = self.counts
-        return {
-            "count": sum(counts.values()),
+    def result(self, estimated: bool = False) -> ActionStats:
+        p50, p95, p99 = self.latencies.percentiles(50, 95, 99)
+        counts = {key: _rounded(value) for key, value in self.counts.items()}
+        row: ActionStats = {
+            "count": _rounded(sum(self.counts.values())),
             "success": counts["success"],
             "failed": counts["failed"],
             "error": counts["error"],
             "pending": counts["pending"],
             "inProgress": counts["inProgress"],
             "unknown": counts["unknown"],
-            "p50": percentile(ordered, 50),
-            "p95": percentile(ordered, 95),
-            "p99": percentile(ordered, 99),
+            "p50": p50,
+            "p95": p95,
+            "p99": p99,
             "max": self.latencies.max,
         }
+        if estimated:
+            row["kept"] = self.kept
+        return row
+
+
+def _rounded(value: float) -> int:
+    """Return an estimated count: the sum of weights rounded half up."""
+    return math.floor(value + 0.5)
 
 
 class _OperationRow:
@@ -256,6 +302,7 @@ class ReportBuilder:
     __slots__ = (
         "actions",
         "error_types",
+        "error_weights",
         "group_by",
         "groups",
         "limit",
@@ -264,7 +311,9 @@ class ReportBuilder:
         "slowest",
         "slowest_n",
         "total",
+        "total_weight",
         "types",
+        "weighted",
     )
 
     def __init__(
@@ -278,6 +327,9 @@ class ReportBuilder:
         self.slowest_n = slowest
         self.group_by = group_by
         self.total = 0
+        self.total_weight = 0.0
+        self.weighted = 0
+        self.error_weights: dict[str, float] = {}
         self.seq = 0
         self.types: dict[str, int] = {}
         self.actions: dict[str, _ActionRow] = {}
@@ -317,10 +369,15 @@ class ReportBuilder:
         action = record.action_id
         status = _STATUS_KEYS.get(record.status, "unknown")
         duration = record.duration
-        self._row(self.actions, action).add(status, duration)
+        weight = 1.0
+        if record.sampling_reason == "rate" and record.sampling_rate is not None:
+            weight = 1.0 / record.sampling_rate  # a trace kept by rate r stands for 1/r traces
+            self.weighted += 1
+        self.total_weight += weight
+        self._row(self.actions, action).add(status, duration, weight)
         if self.group_by is not None:
             table = self.groups.setdefault(_group_value(record, self.group_by), {})
-            self._row(table, action).add(status, duration)
+            self._row(table, action).add(status, duration, weight)
         kind = record.error_type
         if kind is not None:
             known = self.error_types.get(kind)
@@ -329,6 +386,7 @@ class ReportBuilder:
                 self.error_types[kind] = {"count": 1, "example": example}
             else:
                 known["count"] += 1
+            self.error_weights[kind] = self.error_weights.get(kind, 0.0) + weight
         if duration is not None and self.slowest_n > 0:
             self._add_slow(record, status, duration)
 
@@ -369,10 +427,14 @@ class ReportBuilder:
     def result(self) -> Report:
         """Return the report of every trace added so far."""
         ranked = sorted(self.slowest, reverse=True)
+        estimated = self.weighted > 0
+        if estimated:
+            for kind, weight in self.error_weights.items():
+                self.error_types[kind]["count"] = _rounded(weight)
         report: Report = {
-            "total": self.total,
+            "total": _rounded(self.total_weight) if estimated else self.total,
             "traceTypes": dict(sorted(self.types.items())),
-            "actions": {name: row.result() for name, row in sorted(self.actions.items())},
+            "actions": {name: row.result(estimated) for name, row in sorted(self.actions.items())},
             "errorTypes": dict(
                 sorted(self.error_types.items(), key=lambda item: (-item[1]["count"], item[0]))
             ),
@@ -382,9 +444,13 @@ class ReportBuilder:
         if self.group_by is not None:
             report["groupBy"] = self.group_by
             report["groups"] = {
-                group: {name: row.result() for name, row in sorted(table.items())}
+                group: {name: row.result(estimated) for name, row in sorted(table.items())}
                 for group, table in sorted(self.groups.items())
             }
+        if estimated:
+            # Estimates of the whole run from a sampled one: labelled, with what was really read.
+            report["estimated"] = True
+            report["kept"] = self.total
         return report
 
 
@@ -584,6 +650,8 @@ def render_report(report: Report, source: str | None = None) -> str:
         f"{count} {name}" for name, count in types.items() if name != EXECUTION and count
     )
     head = f"{report.get('total', 0)} execution traces" + (f" (and {others})" if others else "")
+    if report.get("estimated"):
+        head = f"~{head}, estimated from {report.get('kept', 0)} sampled traces"
     if "files" in report:
         head += f" in {report['files']} file{'' if report['files'] == 1 else 's'}"
     title = "Trace report" + (f" for {source}" if source is not None else "")
@@ -599,7 +667,10 @@ def render_report(report: Report, source: str | None = None) -> str:
     lines.append("")
     actions = report.get("actions", {})
     if actions:
-        lines += _action_table(actions, "Actions (execution traces)")
+        title = "Actions (execution traces)"
+        if report.get("estimated"):
+            title = "Actions (execution traces; counts and latencies estimated from a sample)"
+        lines += _action_table(actions, title)
     else:
         lines.append("Actions: no execution traces")
     for group, table in report.get("groups", {}).items():

@@ -97,7 +97,9 @@
       c.appendChild(el("div", { "class": "label" }, label));
       c.appendChild(el("div", { "class": "value", id: id, "data-value": value }, shown));
     }
-    card("Execution traces", report.total, count(report.total), "", "total");
+    // A sampled run's figures estimate the whole run: the page says so, as the text report does.
+    card(report.estimated ? "Execution traces (estimated)" : "Execution traces", report.total,
+      count(report.total), "", "total");
     card("Success", sums.success, count(sums.success), "ok", "total-success");
     card("Failed", sums.failed, count(sums.failed), "failed", "total-failed");
     card("Error", sums.error, count(sums.error), "error", "total-error");
