@@ -16,7 +16,6 @@ Memory is bounded by DuckDB's ``memory_limit``; past it DuckDB spills to a tempo
 from __future__ import annotations
 
 import gzip
-import math
 import os
 import tempfile
 import zlib
@@ -26,8 +25,27 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import InvalidArgumentError
-from ..output.reader import ReadStats, _folder_files, _is_trace, _parse_fast, scan_traces
-from .report import DEFAULT_SLOWEST, ActionStats, ErrorTypeStats, OperationStats, Report, SlowTrace
+from ..output import records as _records
+from ..output.discovery import TraceFile, discover_trace_files
+from ..output.lines import MAX_LINE_BYTES
+from ..output.reader import ReadStats, read_file_records
+from ..output.records import (
+    MAX_DEPTH,
+    SPAN_STATUSES,
+    STATUSES,
+    STRUCTURED_TYPES,
+    TraceRecord,
+    parse_line,
+)
+from .report import (
+    _STATUS_KEYS,
+    DEFAULT_SLOWEST,
+    ActionStats,
+    ErrorTypeStats,
+    OperationStats,
+    Report,
+    SlowTrace,
+)
 from .scale_rows import is_execution, span_rows, trace_row
 from .scale_sql import REPORT_QUERIES
 
@@ -44,11 +62,10 @@ __all__ = [
 DEFAULT_MEMORY_LIMIT = "1GB"
 """DuckDB's memory limit for a report or an export; past it, DuckDB spills to disk."""
 
-MAX_LINE_BYTES = 8 * 1024 * 1024
-"""Longest trace line read (bytes); a longer line is damaged."""
-
-MAX_DEPTH = 512
-"""Deepest nesting a trace line may have; a deeper one is damaged."""
+# The read path's limits, so both engines draw the same lines.
+TIME_LIMIT_MS = _records._TIME_LIMIT
+MAX_ID_CHARS = _records._ID_CHARS
+SAMPLING_REASONS = tuple(sorted(_records._REASONS))
 
 EXTRA_MESSAGE = "the duckdb engine needs the scale extra: pip install 'actiontrace[scale]'"
 """What a user without DuckDB is told."""
@@ -60,6 +77,7 @@ READ_KEYS = {
     "corrupt": "actiontrace.corrupt",
     "torn": "actiontrace.torn",
     "unreadable": "actiontrace.unreadable",
+    "skipped": "actiontrace.skipped",
 }
 """Key-value metadata of ``traces.parquet``: what reading the traces met when they were exported."""
 
@@ -79,7 +97,6 @@ _PATHS = (
     "$.metadata.traceId",
     "$.metadata.actionId",
     "$.metadata.actorId",
-    "$.execution",
     "$.execution.status",
     "$.execution.duration",
     "$.error",
@@ -109,37 +126,44 @@ def _string(path: str) -> str:
 
 
 def _number(expr: str) -> str:
-    """Return SQL for a JSON number that is finite and >= 0 as DOUBLE, else NULL."""
+    """Return SQL for a JSON number as DOUBLE (NULL for anything else, ``true`` included)."""
     return (
-        f"CASE WHEN isfinite(TRY_CAST({expr} AS DOUBLE)) AND TRY_CAST({expr} AS DOUBLE) >= 0 "
-        f"AND {expr} NOT IN ('true', 'false') THEN TRY_CAST({expr} AS DOUBLE) END"
+        f"CASE WHEN {expr} NOT IN ('true', 'false') AND NOT starts_with({expr}, '\"') "
+        f"THEN TRY_CAST({expr} AS DOUBLE) END"
     )
 
 
 def _truthy(expr: str) -> str:
-    """Return SQL for the Python truthiness of a JSON value (NULL for null or missing)."""
+    """Return SQL for the Python truthiness of a JSON value (``null`` is false)."""
     return (
-        f"CASE WHEN {expr} IS NULL OR {expr} = 'null' THEN NULL "
-        f"WHEN {expr} IN ('false', '\"\"', '[]', '{{}}') THEN false "
+        f"CASE WHEN {expr} IN ('null', 'false', '\"\"', '[]', '{{}}') THEN false "
         f"WHEN {expr} = 'true' OR starts_with({expr}, '\"') OR starts_with({expr}, '[') "
         f"OR starts_with({expr}, '{{') THEN true "
         f"ELSE TRY_CAST({expr} AS DOUBLE) <> 0 END"
     )
 
 
-# Lines DuckDB's parser accepts but the Python reader may refuse: NaN/Infinity literals (DuckDB
-# reads them as numbers), nesting deeper than MAX_DEPTH (needs that many brackets).
+# Lines DuckDB's parser accepts but the reading rules refuse, found by cheap searches: NaN and
+# Infinity literals, numbers too large for a float (a number token: after ':', ',' or '['),
+# lone surrogate escapes, nesting deeper than MAX_DEPTH (it takes that many brackets). The
+# Python reader's own parser judges these few.
 _SUSPECT = (
     "(contains(text, 'NaN') OR contains(text, 'Infinity') "
+    "OR regexp_matches(text, '(^|[:,\\[])\\s*-?([0-9.]+[eE]\\+?[0-9]{3}|[0-9.]{300})') "
+    "OR (contains(text, '\\u') AND regexp_matches(text, '\\\\u[dD][89a-fA-F]')) "
     f"OR strlen(text) - strlen(replace(replace(text, '[', ''), '{{', '')) > {MAX_DEPTH})"
 )
 
-_TYPE = _x("$.metadata.traceType")
+_TYPE = _string("$.metadata.traceType")
 _ERROR = _x("$.error")
+_RATE = _number(_x("$.sampling.rate"))
+_DURATION = _number(_x("$.execution.duration"))
+_STATUS_LIST = ", ".join(f"'{status}'" for status in STATUSES)
+_REASON_LIST = ", ".join(f"'{reason}'" for reason in SAMPLING_REASONS)
 _COLUMNS = ", ".join(f"CAST(x[{index}] AS VARCHAR) AS c{index}" for index in _AT.values())
 
-# One pass over every line: its kind (blank, damaged, suspect, trace) and the values the report
-# needs. Each line is parsed once (the extracted values are small JSON texts, cheap to read).
+# One pass over every line: its kind (blank, damaged, suspect, trace) and the record's fields,
+# normalised as the read path's TraceRecord normalises them. Each line is parsed once.
 _LINES_SQL = f"""
 INSERT INTO at_lines
 WITH raw AS (
@@ -151,40 +175,47 @@ WITH raw AS (
 parsed AS (
     SELECT filename, ord, text, starts_with(CAST(x[1] AS VARCHAR), '{{') AS ok, {_COLUMNS}
     FROM raw
+),
+typed AS (
+    SELECT *, CASE WHEN ok THEN {_TYPE} END AS traceType FROM parsed
 )
 SELECT
     f.idx,
     ord,
     CASE
-        WHEN ok THEN CASE WHEN {_SUSPECT} THEN 'suspect' ELSE 'trace' END
-        WHEN text IS NULL OR trim(text, chr(32) || chr(9) || chr(11) || chr(12) || chr(13)) = ''
-            THEN 'blank'
+        WHEN ok AND coalesce(traceType, '') <> ''
+            THEN CASE WHEN {_SUSPECT} THEN 'suspect' ELSE 'trace' END
+        WHEN text IS NULL OR trim(text, chr(32) || chr(9) || chr(10) || chr(11) || chr(12)
+            || chr(13)) = '' THEN 'blank'
         ELSE 'damaged'
     END AS kind,
     CASE WHEN ok AND {_SUSPECT} THEN text END AS suspect,
-    coalesce({_string("$.metadata.traceType")}, 'execution') AS traceType,
-    coalesce({_TYPE}, 'null') = 'null' OR {_TYPE} = '"execution"' AS isExecution,
-    {_string("$.metadata.traceId")} AS traceId,
-    {_string("$.metadata.actionId")} AS actionId,
-    {_string("$.metadata.actorId")} AS actorId,
+    traceType,
+    CASE WHEN length({_string("$.metadata.traceId")}) BETWEEN 1 AND {MAX_ID_CHARS}
+        THEN {_string("$.metadata.traceId")} END AS traceId,
+    coalesce(nullif({_string("$.metadata.actionId")}, ''), '?') AS actionId,
+    coalesce(nullif({_string("$.metadata.actorId")}, ''), '?') AS actorId,
     CASE
-        WHEN coalesce({_x("$.execution.status")}, 'null') <> 'null'
+        WHEN {_string("$.execution.status")} IN ({_STATUS_LIST})
             THEN {_string("$.execution.status")}
-        WHEN coalesce({_ERROR}, 'null') <> 'null' THEN 'error'
-        WHEN {_truthy(_x("$.result.success"))} THEN 'success'
-        WHEN NOT {_truthy(_x("$.result.success"))} THEN 'failed'
+        WHEN starts_with({_ERROR}, '{{') THEN 'error'
+        WHEN {_x("$.result.success")} IS NOT NULL
+            THEN CASE WHEN {_truthy(_x("$.result.success"))} THEN 'success' ELSE 'failed' END
+        ELSE 'unknown'
     END AS status,
-    {_number(_x("$.execution.duration"))} AS duration,
+    CASE WHEN {_DURATION} BETWEEN 0 AND {TIME_LIMIT_MS} THEN {_DURATION} END AS duration,
     CASE WHEN starts_with({_ERROR}, '{{') THEN {_ERROR} END AS error,
-    CASE WHEN starts_with({_ERROR}, '{{') AND json_type({_ERROR}, '$.type') = 'VARCHAR'
-        THEN {_ERROR} ->> '$.type' END AS errorType,
-    CASE WHEN starts_with({_ERROR}, '{{') AND json_type({_ERROR}, '$.message') = 'VARCHAR'
-        THEN {_ERROR} ->> '$.message' END AS errorMessage,
-    {_string("$.sampling.reason")} AS samplingReason,
-    CASE WHEN {_x("$.sampling.rate")} NOT IN ('true', 'false')
-        THEN TRY_CAST({_x("$.sampling.rate")} AS DOUBLE) END AS samplingRate,
+    CASE WHEN starts_with({_ERROR}, '{{') THEN coalesce(nullif(CASE
+        WHEN json_type({_ERROR}, '$.type') = 'VARCHAR' THEN {_ERROR} ->> '$.type' END, ''),
+        'UnknownError') END AS errorType,
+    CASE WHEN starts_with({_ERROR}, '{{') THEN coalesce(CASE
+        WHEN json_type({_ERROR}, '$.message') = 'VARCHAR' THEN {_ERROR} ->> '$.message' END,
+        '') END AS errorMessage,
+    CASE WHEN {_string("$.sampling.reason")} IN ({_REASON_LIST})
+        THEN {_string("$.sampling.reason")} END AS samplingReason,
+    CASE WHEN {_RATE} > 0 AND {_RATE} <= 1 THEN {_RATE} END AS samplingRate,
     CASE WHEN starts_with({_x("$.spans")}, '[') THEN CAST({_x("$.spans")} AS JSON) END AS spans
-FROM parsed JOIN at_files AS f ON f.path = parsed.filename
+FROM typed JOIN at_files AS f ON f.path = typed.filename
 """
 
 
@@ -250,33 +281,27 @@ def report_duckdb(
 ) -> Report:
     """Compute ``report_path``'s report with DuckDB, over trace files or an export folder.
 
-    Adds ``files`` and the damage DuckDB counted (``corrupt``; ``torn`` and ``unreadable`` stay
-    0: DuckDB cannot tell a torn last line from a corrupt one). A missing ``path`` raises
-    ``FileNotFoundError``; no DuckDB raises ``MissingExtraError``.
+    Trace files are found by the read path's discovery; the report adds what reading met, as
+    DuckDB counted it (it cannot tell a torn last line from a corrupt one: both count as
+    ``corrupt``). An export folder's report states what reading met when it was exported. A
+    missing ``path`` raises ``FileNotFoundError``; no DuckDB raises ``MissingExtraError``.
     """
     if isinstance(slowest, bool) or not isinstance(slowest, int) or slowest < 0:
         raise InvalidArgumentError("slowest must be an int >= 0")
-    root = Path(os.fspath(path))
-    if not root.exists():
-        raise FileNotFoundError(2, "No such trace file or folder", os.fspath(path))
+    root = os.fspath(path)
+    found = discover_trace_files(root)
     with _connection(memory_limit, temp_directory) as connection:
+        stats = ReadStats()
         if is_parquet_folder(root):
-            _parquet_views(connection, root)
-            report = _report(connection, slowest)
-            read = _export_read_stats(connection, root)
-            report["files"] = read.get("files", 0)
-            report["corrupt"] = read.get("corrupt", 0)
-            report["torn"] = read.get("torn", 0)
-            report["unreadable"] = read.get("unreadable", 0)
-            return report
-        files = _folder_files(root) if root.is_dir() else [root]
-        stats = _load_files(connection, [str(file) for file in files])
+            _parquet_views(connection, Path(root))
+            _export_read_stats(connection, Path(root), stats)
+        else:
+            for name in found.skipped:
+                stats.skip(name)
+            _load_files(connection, found.files, stats)
         report = _report(connection, slowest)
-        report["files"] = stats.files
-        report["corrupt"] = stats.corrupt
-        report["torn"] = stats.torn
-        report["unreadable"] = stats.unreadable
-        return report
+    report.update(stats.counts())  # type: ignore[typeddict-item]
+    return report
 
 
 def _literal(text: str) -> str:
@@ -292,53 +317,22 @@ def _parquet_views(connection: Any, root: Path) -> None:
         )
 
 
-def _export_read_stats(connection: Any, root: Path) -> dict[str, int]:
-    """Return what reading met when the export was written (``traces.parquet``'s metadata)."""
+def _export_read_stats(connection: Any, root: Path, stats: ReadStats) -> None:
+    """Set ``stats`` to what reading met when the export was written (its Parquet metadata)."""
     names = {key.encode(): name for name, key in READ_KEYS.items()}
-    found: dict[str, int] = {}
     rows = connection.execute(
         f"SELECT key, value FROM parquet_kv_metadata({_literal(str(root / TRACES_FILE))})"
     ).fetchall()
     for key, value in rows:
         name = names.get(bytes(key))
         if name is not None and bytes(value).isdigit():
-            found[name] = int(bytes(value))
-    return found
+            setattr(stats, name, int(bytes(value)))
 
 
-def _json_lines_ok(text: str) -> bool:
-    """Judge one line as the Python reader does: a trace (True) or damaged."""
-    try:
-        value = _parse_fast(text.encode("utf-8", "surrogatepass"))
-    except (ValueError, RecursionError):
-        return False
-    return _is_trace(value) and _depth_ok(value) and _finite(value)
-
-
-def _depth_ok(value: Any) -> bool:
-    stack: list[tuple[Any, int]] = [(value, 1)]
-    while stack:
-        item, depth = stack.pop()
-        if depth > MAX_DEPTH:
-            return False
-        if isinstance(item, dict):
-            stack.extend((child, depth + 1) for child in item.values())
-        elif isinstance(item, list):
-            stack.extend((child, depth + 1) for child in item)
-    return True
-
-
-def _finite(value: Any) -> bool:
-    stack = [value]
-    while stack:
-        item = stack.pop()
-        if isinstance(item, float) and not math.isfinite(item):
-            return False
-        if isinstance(item, dict):
-            stack.extend(item.values())
-        elif isinstance(item, list):
-            stack.extend(item)
-    return True
+def _line_is_trace(text: str) -> bool:
+    """Judge one line as the read path does: a trace (True) or damaged (False)."""
+    record = parse_line(text.encode("utf-8", "surrogatepass"), "", 1, fast=True)
+    return type(record) is TraceRecord
 
 
 # File names DuckDB would expand as a glob pattern: such files go to the Python reader.
@@ -346,19 +340,19 @@ _GLOB_CHARS = frozenset("*?[]{}")
 _SEQ_SHIFT = 40  # seq = file index << 40 | position in the file: reading order across files
 
 _LINE_COLUMNS = (
-    "idx BIGINT, ord BIGINT, kind VARCHAR, suspect VARCHAR, traceType VARCHAR, "
-    "isExecution BOOLEAN, traceId VARCHAR, actionId VARCHAR, actorId VARCHAR, status VARCHAR, "
-    "duration DOUBLE, error VARCHAR, errorType VARCHAR, errorMessage VARCHAR, "
-    "samplingReason VARCHAR, samplingRate DOUBLE, spans JSON"
+    "idx BIGINT, ord BIGINT, kind VARCHAR, suspect VARCHAR, traceType VARCHAR, traceId VARCHAR, "
+    "actionId VARCHAR, actorId VARCHAR, status VARCHAR, duration DOUBLE, error VARCHAR, "
+    "errorType VARCHAR, errorMessage VARCHAR, samplingReason VARCHAR, samplingRate DOUBLE, "
+    "spans JSON"
 )
 _REPORT_TRACE_COLUMNS = (
     "seq BIGINT, file VARCHAR, line BIGINT, traceId VARCHAR, actionId VARCHAR, actorId VARCHAR, "
-    "status VARCHAR, duration DOUBLE, error VARCHAR, errorType VARCHAR, errorMessage VARCHAR, "
+    "status VARCHAR, duration DOUBLE, errorType VARCHAR, errorMessage VARCHAR, "
     "samplingReason VARCHAR, samplingRate DOUBLE"
 )
 _REPORT_SPAN_COLUMNS = (
     "seq BIGINT, file VARCHAR, line BIGINT, traceType VARCHAR, traceId VARCHAR, "
-    "operation VARCHAR, duration DOUBLE, status VARCHAR"
+    "spanIndex BIGINT, operation VARCHAR, duration DOUBLE, status VARCHAR"
 )
 
 _SETUP_SQL = f"""
@@ -368,61 +362,86 @@ CREATE OR REPLACE TEMP TABLE at_py_traces ({_REPORT_TRACE_COLUMNS});
 CREATE OR REPLACE TEMP TABLE spans ({_REPORT_SPAN_COLUMNS});
 """
 
+_SPAN_STATUS_LIST = ", ".join(f"'{status}'" for status in SPAN_STATUSES)
+_STRUCTURED_LIST = ", ".join(f"'{kind}'" for kind in STRUCTURED_TYPES)
+
 # The relations the report's queries read: lines DuckDB read, and rows of the Python reader.
 _VIEWS_SQL = f"""
 CREATE OR REPLACE TEMP TABLE at_starts AS
 SELECT idx, min(ord) AS first FROM at_lines GROUP BY idx;
 
 CREATE OR REPLACE TEMP VIEW at_traces AS
-SELECT (l.idx << {_SEQ_SHIFT}) + (l.ord - s.first) AS seq, f.path AS file,
+SELECT (l.idx << {_SEQ_SHIFT}) + (l.ord - s.first + 1) AS seq, f.path AS file,
        l.ord - s.first + 1 AS line, l.*
 FROM at_lines AS l JOIN at_files AS f USING (idx) JOIN at_starts AS s USING (idx)
 WHERE l.kind = 'trace';
 
 CREATE OR REPLACE TEMP VIEW traces AS
-SELECT seq, file, line, traceId, actionId, actorId, status, duration, error, errorType,
-       errorMessage, samplingReason, samplingRate
-FROM at_traces WHERE isExecution
+SELECT seq, file, line, traceId, actionId, actorId, status, duration, errorType, errorMessage,
+       samplingReason, samplingRate
+FROM at_traces WHERE traceType = 'execution'
 UNION ALL
 SELECT * FROM at_py_traces;
 
 INSERT INTO spans
 WITH items AS (
     SELECT seq, file, line, traceType, traceId,
-           unnest(CASE WHEN json_array_length(spans) > 0
-                  THEN json_extract(spans, '$[*]') ELSE [NULL::JSON] END) AS span
+        CASE WHEN traceType IN ({_STRUCTURED_LIST}) AND json_array_length(spans) > 0
+            THEN json_extract(spans, '$[*]') ELSE [NULL::JSON] END AS items
     FROM at_traces
-    WHERE NOT isExecution
+    WHERE traceType <> 'execution'
+),
+each AS (
+    SELECT seq, file, line, traceType, traceId, unnest(items) AS span,
+           generate_subscripts(items, 1) - 1 AS position
+    FROM items
+),
+kept AS (
+    SELECT *, count(*) OVER (PARTITION BY seq) AS listed,
+           count(CASE WHEN json_type(span) = 'OBJECT' THEN 1 END) OVER (PARTITION BY seq)
+               AS objects
+    FROM each
 )
 SELECT seq, file, line, traceType, traceId,
-    CASE WHEN json_type(span, '$.operation') = 'VARCHAR' THEN span ->> '$.operation' END,
+    CASE WHEN json_type(span) = 'OBJECT' THEN position END,
+    CASE WHEN json_type(span) = 'OBJECT' THEN coalesce(nullif(CASE
+        WHEN json_type(span, '$.operation') = 'VARCHAR' THEN span ->> '$.operation' END, ''), '?')
+        END,
     CASE WHEN json_type(span, '$.duration') IN ('DOUBLE', 'UBIGINT', 'BIGINT', 'HUGEINT')
-        AND isfinite(TRY_CAST(span ->> '$.duration' AS DOUBLE))
-        AND TRY_CAST(span ->> '$.duration' AS DOUBLE) >= 0
+        AND TRY_CAST(span ->> '$.duration' AS DOUBLE) BETWEEN 0 AND {TIME_LIMIT_MS}
         THEN TRY_CAST(span ->> '$.duration' AS DOUBLE) END,
-    CASE WHEN json_type(span, '$.status') = 'VARCHAR' THEN span ->> '$.status' END
-FROM items
-WHERE span IS NULL OR json_type(span) = 'OBJECT';
+    CASE WHEN json_type(span, '$.status') = 'VARCHAR'
+        AND span ->> '$.status' IN ({_SPAN_STATUS_LIST}) THEN span ->> '$.status'
+        WHEN json_type(span) = 'OBJECT' THEN 'unknown' END
+FROM kept
+WHERE json_type(span) = 'OBJECT' OR (objects = 0 AND position = 0);
 """
 
 
-def _load_files(connection: Any, files: Sequence[str]) -> ReadStats:
-    """Load the lines of ``files`` for the report's relations; return what reading met."""
-    stats = ReadStats()
+def _load_files(connection: Any, files: Sequence[TraceFile], stats: ReadStats) -> None:
+    """Load ``files`` into the report's relations, counting in ``stats`` what reading met."""
     connection.execute(_SETUP_SQL)
-    by_duckdb = [
-        (index, file)
-        for index, file in enumerate(files)
-        if not file.lower().endswith(".json") and not _GLOB_CHARS.intersection(file)
-    ]
+    by_duckdb = [(index, found.path) for index, found in enumerate(files) if _for_duckdb(found)]
     if by_duckdb:
         by_duckdb = _read_lines(connection, by_duckdb, stats)
     in_duckdb = {index for index, _ in by_duckdb}
-    for index, file in enumerate(files):
+    for index, found in enumerate(files):
         if index not in in_duckdb:
-            _read_python(connection, index, file, stats)
+            _read_python(connection, index, found, stats, in_folder=len(files) > 1)
     connection.execute(_VIEWS_SQL)
-    return stats
+
+
+def _for_duckdb(found: TraceFile) -> bool:
+    """Whether DuckDB reads ``found`` itself: JSON Lines, a plain text name it will not expand."""
+    lowered = found.path.lower()
+    return (
+        found.path == found.name
+        and (
+            (found.kind == "jsonl" and lowered.endswith(".jsonl"))
+            or (found.kind == "gz" and lowered.endswith(".gz"))
+        )
+        and not _GLOB_CHARS.intersection(found.path)
+    )
 
 
 def _readable(file: str) -> bool:
@@ -465,6 +484,7 @@ def _read_lines(
 
 
 def _scan(connection: Any, files: list[tuple[int, str]]) -> None:
+    connection.execute("DROP TABLE IF EXISTS at_rejects; DROP TABLE IF EXISTS at_scans")
     connection.execute("DELETE FROM at_files")
     connection.executemany("INSERT INTO at_files VALUES (?, ?)", files)
     connection.execute(
@@ -480,7 +500,7 @@ def _resolve_suspects(connection: Any) -> None:
     verdicts: list[tuple[int, str]] = []
     while batch := cursor.fetchmany(1000):
         verdicts.extend(
-            (ord_, "trace" if _json_lines_ok(text) else "damaged") for ord_, text in batch
+            (ord_, "trace" if _line_is_trace(text) else "damaged") for ord_, text in batch
         )
     if not verdicts:
         return
@@ -491,43 +511,29 @@ def _resolve_suspects(connection: Any) -> None:
     )
 
 
-def _read_python(connection: Any, index: int, file: str, stats: ReadStats) -> None:
-    """Read one file with the Python reader into ``traces`` and ``spans``."""
+def _read_python(
+    connection: Any, index: int, found: TraceFile, stats: ReadStats, *, in_folder: bool
+) -> None:
+    """Read one file with the Python reader into the report's relations."""
     trace_rows: list[tuple[Any, ...]] = []
-    span_rows_: list[tuple[Any, ...]] = []
+    other_rows: list[tuple[Any, ...]] = []
     base = index << _SEQ_SHIFT
-    try:
-        for record in scan_traces(file, stats, fast=True):
-            trace, line = record.trace, record.line
-            if is_execution(trace):
-                row = trace_row(trace, file, line, base + line)
-                trace_rows.append(
-                    (
-                        *row[:3],
-                        row[3],
-                        row[6],
-                        row[7],
-                        row[9],
-                        row[12],
-                        row[20],
-                        row[13],
-                        row[14],
-                        row[16],
-                        row[17],
-                    )
-                )
-            else:
-                for span in span_rows(trace, file, line, base + line):
-                    span_rows_.append((*span[:5], span[8], span[10], span[11]))
-    except OSError:
-        stats.unreadable += 1
-        stats._note(file, 0)
+    for record in read_file_records(found, stats, fast=True, in_folder=in_folder):
+        seq = base + record.line
+        if is_execution(record):
+            row = trace_row(record, seq)
+            # seq, file, line, traceId, actionId, actorId, status, duration, errorType,
+            # errorMessage, samplingReason, samplingRate
+            trace_rows.append(tuple(row[i] for i in (0, 1, 2, 3, 6, 7, 9, 12, 13, 14, 16, 17)))
+        else:
+            for span in span_rows(record, seq):
+                other_rows.append(tuple(span[i] for i in (0, 1, 2, 3, 4, 5, 8, 10, 11)))
     if trace_rows:
         connection.executemany(
-            f"INSERT INTO at_py_traces VALUES ({', '.join('?' * 13)})", trace_rows
+            f"INSERT INTO at_py_traces VALUES ({', '.join('?' * 12)})", trace_rows
         )
-    if span_rows_:
-        connection.executemany(f"INSERT INTO spans VALUES ({', '.join('?' * 8)})", span_rows_)
+    if other_rows:
+        connection.executemany(f"INSERT INTO spans VALUES ({', '.join('?' * 9)})", other_rows)
 
 
 def _rejected_lines(connection: Any, file: str) -> list[int]:
@@ -553,14 +559,23 @@ def _physical_line(line: int, rejected: list[int]) -> int:
 
 
 def _report(connection: Any, slowest: int) -> Report:
+    """Run the report's queries over ``traces`` and ``spans``; assemble the report."""
     q = REPORT_QUERIES
     types: dict[str, int] = {}
     for kind, count in connection.execute(q["traceTypes"]).fetchall():
         if count:
             types[kind] = types.get(kind, 0) + int(count)
+    sampled, kept, total = connection.execute(q["totals"]).fetchone()
+    estimated = bool(sampled)
+    weighted: dict[str, tuple[Any, ...]] = {}
+    if estimated:
+        weighted = {
+            row[0]: row[1:] for row in connection.execute(q["weightedPercentiles"]).fetchall()
+        }
     actions: dict[str, ActionStats] = {}
     for row in connection.execute(q["actions"]).fetchall():
-        actions[row[0]] = {
+        p50, p95, p99 = weighted.get(row[0], (None, None, None)) if estimated else row[9:12]
+        stats: ActionStats = {
             "count": int(row[1]),
             "success": int(row[2]),
             "failed": int(row[3]),
@@ -568,34 +583,18 @@ def _report(connection: Any, slowest: int) -> Report:
             "pending": int(row[5]),
             "inProgress": int(row[6]),
             "unknown": int(row[7]),
-            "p50": _float(row[8]),
-            "p95": _float(row[9]),
-            "p99": _float(row[10]),
-            "max": _float(row[11]),
+            "p50": _float(p50),
+            "p95": _float(p95),
+            "p99": _float(p99),
+            "max": _float(row[12]),
         }
+        if estimated:
+            stats["kept"] = int(row[8])
+        actions[row[0]] = stats
     errors: dict[str, ErrorTypeStats] = {
         kind: {"count": int(count), "example": example}
         for kind, count, example in connection.execute(q["errorTypes"]).fetchall()
     }
-    slow: list[SlowTrace] = []
-    if slowest > 0:
-        rejected: dict[str, list[int]] = {}
-        for action, actor, duration, status, file, line, trace_id in connection.execute(
-            q["slowest"].format(limit=int(slowest))
-        ).fetchall():
-            if file not in rejected:
-                rejected[file] = _rejected_lines(connection, file)
-            entry: SlowTrace = {
-                "actionId": action,
-                "actorId": actor,
-                "duration": float(duration),
-                "status": status,
-                "file": file,
-                "line": _physical_line(int(line), rejected[file]),
-            }
-            if trace_id is not None:
-                entry["traceId"] = trace_id
-            slow.append(entry)
     operations: dict[str, OperationStats] = {
         name: {
             "count": int(count),
@@ -606,15 +605,40 @@ def _report(connection: Any, slowest: int) -> Report:
         }
         for name, count, mean, p95, top, errors_ in connection.execute(q["operations"]).fetchall()
     }
-    total = sum(types.values())
-    return {
-        "total": total,
+    report: Report = {
+        "total": int(total or 0),
         "traceTypes": dict(sorted(types.items())),
         "actions": dict(sorted(actions.items())),
         "errorTypes": dict(sorted(errors.items(), key=lambda item: (-item[1]["count"], item[0]))),
-        "slowest": slow,
+        "slowest": _slowest(connection, slowest) if slowest > 0 else [],
         "operations": dict(sorted(operations.items())),
     }
+    if estimated:
+        report["estimated"] = True
+        report["kept"] = int(kept)
+    return report
+
+
+def _slowest(connection: Any, limit: int) -> list[SlowTrace]:
+    rejected: dict[str, list[int]] = {}
+    slow: list[SlowTrace] = []
+    rows = connection.execute(REPORT_QUERIES["slowest"].format(limit=int(limit))).fetchall()
+    for action, actor, duration, status, file, line, trace_id in rows:
+        if file not in rejected:
+            rejected[file] = _rejected_lines(connection, file)
+        entry: SlowTrace = {
+            "actionId": action,
+            "actorId": actor,
+            "duration": float(duration),
+            "status": _STATUS_KEYS.get(status, "unknown"),
+            "file": file,
+        }
+        if line is not None and line > 0:
+            entry["line"] = _physical_line(int(line), rejected[file])
+        if trace_id is not None:
+            entry["traceId"] = trace_id
+        slow.append(entry)
+    return slow
 
 
 def _float(value: Any) -> float | None:

@@ -73,13 +73,12 @@ def stage_rows(
         span_file.open("w", encoding="utf-8", errors="replace") as span_out,
     ):
         for seq, record in enumerate(scan_traces(path, stats, fast=True)):
-            trace, file, line = record.trace, str(record.file), record.line
-            if is_execution(trace):
-                _write(trace_out, trace_names, trace_row(trace, file, line, seq))
+            if is_execution(record):
+                _write(trace_out, trace_names, trace_row(record, seq))
                 traces += 1
                 continue
             structured += 1
-            for row in span_rows(trace, file, line, seq):
+            for row in span_rows(record, seq):
                 _write(span_out, span_names, row)
                 spans += 0 if row[5] is None else 1
     return trace_file, span_file, traces, spans, structured

@@ -22,57 +22,58 @@ __all__ = [
 ]
 
 TRACE_COLUMNS: tuple[tuple[str, str, str], ...] = (
-    ("seq", "BIGINT", "reading order of the trace among all traces read (0-based)"),
+    ("seq", "BIGINT", "reading order of the trace among all traces read"),
     ("file", "VARCHAR", "the trace file it was read from"),
     ("line", "BIGINT", "its line in that file (1-based; position in the list for a .json file)"),
-    ("traceId", "VARCHAR", "metadata.traceId"),
+    ("traceId", "VARCHAR", "metadata.traceId (null unless 1 to 256 characters)"),
     ("spanId", "VARCHAR", "metadata.spanId"),
     ("parentSpanId", "VARCHAR", "metadata.parentSpanId (null for a root)"),
-    ("actionId", "VARCHAR", "metadata.actionId"),
-    ("actorId", "VARCHAR", "metadata.actorId"),
+    ("actionId", "VARCHAR", "metadata.actionId ('?' when missing)"),
+    ("actorId", "VARCHAR", "metadata.actorId ('?' when missing)"),
     ("createdAt", "VARCHAR", "metadata.createdAt (ISO-8601 text, as written)"),
     (
         "status",
         "VARCHAR",
-        "execution.status; when absent, derived: error if the trace has an error, else success "
-        "or failed by result.success",
+        "success, failed, error, pending, in_progress or unknown (derived from the error or "
+        "result when the written one is missing or unknown)",
     ),
     ("startEpochNs", "BIGINT", "execution.startEpochNs: wall-clock start, ns since the epoch"),
     ("startTime", "TIMESTAMP WITH TIME ZONE", "the same as a UTC timestamp (microseconds)"),
-    ("duration", "DOUBLE", "execution.duration in ms (null when missing, negative or not finite)"),
-    ("errorType", "VARCHAR", "error.type"),
-    ("errorMessage", "VARCHAR", "error.message"),
+    ("duration", "DOUBLE", "execution.duration in ms (null when missing or out of range)"),
+    ("errorType", "VARCHAR", "error.type ('UnknownError' when missing; null: no error)"),
+    ("errorMessage", "VARCHAR", "error.message ('' when missing; null: no error)"),
     ("commandString", "VARCHAR", "turnAction.commandString"),
-    ("samplingReason", "VARCHAR", "sampling.reason: why a sampler kept the trace"),
-    ("samplingRate", "DOUBLE", "sampling.rate: the sampler's rate"),
+    ("samplingReason", "VARCHAR", "sampling.reason: error, failed, slow, linked or rate"),
+    ("samplingRate", "DOUBLE", "sampling.rate: the sampler's rate, in (0, 1]"),
     ("payload", "VARCHAR", "eventPayload as JSON text"),
     ("customMetadata", "VARCHAR", "customMetadata as JSON text"),
     ("error", "VARCHAR", "the error record (type, message, stack, code, cause) as JSON text"),
 )
 """``traces.parquet``: name, SQL type and meaning of each column, in order.
 
-Text columns are null when the trace lacks the value or holds something other than a string
-there; JSON text columns are null when the value is null or absent.
+Values are the trace's fields as the report reads them: a text or number of the wrong type or out
+of range is null (or the default named). JSON text columns are null when the value is null.
 """
 
 SPAN_COLUMNS: tuple[tuple[str, str, str], ...] = (
-    ("seq", "BIGINT", "reading order of the structured trace (shared with traces.seq)"),
+    ("seq", "BIGINT", "reading order of the trace (in the same order as traces.seq)"),
     ("file", "VARCHAR", "the trace file it was read from"),
-    ("line", "BIGINT", "the structured trace's line in that file"),
-    ("traceType", "VARCHAR", "metadata.traceType of the structured trace"),
+    ("line", "BIGINT", "the trace's line in that file"),
+    ("traceType", "VARCHAR", "metadata.traceType (structured, action_aware_structured, ...)"),
     ("traceId", "VARCHAR", "metadata.traceId (shared with the action it belongs to)"),
     ("spanIndex", "BIGINT", "position of the span in the trace's spans list (0-based)"),
     ("spanId", "VARCHAR", "the span's spanId"),
     ("parentId", "VARCHAR", "the span's parentId (null for a root span)"),
-    ("operation", "VARCHAR", "the span's operation"),
-    ("startTime", "DOUBLE", "the span's startTime (ms, the trace's own clock)"),
-    ("duration", "DOUBLE", "the span's duration in ms (null when missing, negative or not finite)"),
-    ("status", "VARCHAR", "the span's status"),
+    ("operation", "VARCHAR", "the span's operation ('?' when missing)"),
+    ("startTime", "DOUBLE", "the span's startTime (ms, on the trace's own clock)"),
+    ("duration", "DOUBLE", "the span's duration in ms (null when missing or out of range)"),
+    ("status", "VARCHAR", "active, success, failure, error or unknown"),
     ("attributes", "VARCHAR", "the span's attributes as JSON text"),
     ("error", "VARCHAR", "the span's error as JSON text"),
 )
-"""``spans.parquet``: one row per span; a structured trace without spans has one row whose span
-columns (``spanIndex`` onwards) are null, so every structured trace is counted."""
+"""``spans.parquet``: one row per span of every trace that is not an execution trace; a trace
+without spans (or of a type without them) has one row whose span columns (``spanIndex`` on) are
+null, so every trace is counted."""
 
 
 def create_table_sql(name: str, columns: tuple[tuple[str, str, str], ...]) -> str:
@@ -81,69 +82,93 @@ def create_table_sql(name: str, columns: tuple[tuple[str, str, str], ...]) -> st
     return f"CREATE OR REPLACE TEMP TABLE {name} ({body})"
 
 
-# The per-action table. "outcome" maps status to the report's columns.
-ACTIONS_SQL = """
-WITH execution AS (
-    SELECT
-        COALESCE(NULLIF(actionId, ''), '?') AS action,
-        duration,
-        CASE status
-            WHEN 'success' THEN 'success'
-            WHEN 'failed' THEN 'failed'
-            WHEN 'error' THEN 'error'
-            WHEN 'pending' THEN 'pending'
-            WHEN 'in_progress' THEN 'inProgress'
-            ELSE 'unknown'
-        END AS outcome
-    FROM traces
-)
+# A trace a sampler kept by rate r stands for 1/r traces; every other trace for itself. This is
+# the one place the weighting lives: every estimate below sums this column.
+WEIGHTED_SQL = """
+SELECT *,
+    CASE WHEN samplingReason = 'rate' AND samplingRate IS NOT NULL
+        THEN CAST(1 AS DOUBLE) / samplingRate ELSE CAST(1 AS DOUBLE) END AS weight
+FROM traces
+"""
+
+# Whether the figures are estimates (some trace was kept by rate), and the totals.
+TOTALS_SQL = f"""
+WITH weighted AS ({WEIGHTED_SQL})
 SELECT
-    action,
-    COUNT(*) AS count,
-    SUM(CASE WHEN outcome = 'success' THEN 1 ELSE 0 END) AS success,
-    SUM(CASE WHEN outcome = 'failed' THEN 1 ELSE 0 END) AS failed,
-    SUM(CASE WHEN outcome = 'error' THEN 1 ELSE 0 END) AS error,
-    SUM(CASE WHEN outcome = 'pending' THEN 1 ELSE 0 END) AS pending,
-    SUM(CASE WHEN outcome = 'inProgress' THEN 1 ELSE 0 END) AS inProgress,
-    SUM(CASE WHEN outcome = 'unknown' THEN 1 ELSE 0 END) AS unknown,
+    SUM(CASE WHEN samplingReason = 'rate' AND samplingRate IS NOT NULL THEN 1 ELSE 0 END)
+        AS sampled,
+    COUNT(*) AS kept,
+    FLOOR(SUM(weight) + 0.5) AS total
+FROM weighted
+"""
+
+# The per-action table: counts are sums of weights rounded half up (plain counts when nothing
+# was sampled). Percentiles here are nearest rank, for a run without sampling.
+ACTIONS_SQL = f"""
+WITH weighted AS ({WEIGHTED_SQL})
+SELECT
+    actionId AS action,
+    FLOOR(SUM(weight) + 0.5) AS count,
+    FLOOR(SUM(CASE WHEN status = 'success' THEN weight ELSE 0 END) + 0.5) AS success,
+    FLOOR(SUM(CASE WHEN status = 'failed' THEN weight ELSE 0 END) + 0.5) AS failed,
+    FLOOR(SUM(CASE WHEN status = 'error' THEN weight ELSE 0 END) + 0.5) AS error,
+    FLOOR(SUM(CASE WHEN status = 'pending' THEN weight ELSE 0 END) + 0.5) AS pending,
+    FLOOR(SUM(CASE WHEN status = 'in_progress' THEN weight ELSE 0 END) + 0.5) AS inProgress,
+    FLOOR(SUM(CASE WHEN status NOT IN ('success', 'failed', 'error', 'pending', 'in_progress')
+        THEN weight ELSE 0 END) + 0.5) AS unknown,
+    COUNT(*) AS kept,
     PERCENTILE_DISC(0.5) WITHIN GROUP (ORDER BY duration) AS p50,
     PERCENTILE_DISC(0.95) WITHIN GROUP (ORDER BY duration) AS p95,
     PERCENTILE_DISC(0.99) WITHIN GROUP (ORDER BY duration) AS p99,
     MAX(duration) AS max
-FROM execution
-GROUP BY action
-ORDER BY action
+FROM weighted
+GROUP BY actionId
+ORDER BY actionId
 """
 
-# Error types: how often each occurred and the first message seen (in reading order).
-ERROR_TYPES_SQL = """
+# Percentiles of a sampled run: weighted nearest rank, the smallest duration whose cumulative
+# weight (durations ascending) reaches p / 100 of the action's total weight.
+WEIGHTED_PERCENTILES_SQL = f"""
+WITH weighted AS ({WEIGHTED_SQL}),
+ranked AS (
+    SELECT
+        actionId,
+        duration,
+        SUM(weight) OVER (PARTITION BY actionId ORDER BY duration, weight
+            ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS cumulative,
+        SUM(weight) OVER (PARTITION BY actionId) AS total
+    FROM weighted
+    WHERE duration IS NOT NULL
+)
 SELECT
-    COALESCE(NULLIF(errorType, ''), 'UnknownError') AS type,
-    COUNT(*) AS count,
-    MIN_BY(SUBSTRING(COALESCE(errorMessage, ''), 1, 200), seq) AS example
-FROM traces
-WHERE error IS NOT NULL
-GROUP BY COALESCE(NULLIF(errorType, ''), 'UnknownError')
+    actionId AS action,
+    COALESCE(MIN(CASE WHEN cumulative >= CAST(50 AS DOUBLE) / 100 * total THEN duration END),
+        MAX(duration)) AS p50,
+    COALESCE(MIN(CASE WHEN cumulative >= CAST(95 AS DOUBLE) / 100 * total THEN duration END),
+        MAX(duration)) AS p95,
+    COALESCE(MIN(CASE WHEN cumulative >= CAST(99 AS DOUBLE) / 100 * total THEN duration END),
+        MAX(duration)) AS p99
+FROM ranked
+GROUP BY actionId
+ORDER BY actionId
+"""
+
+# Error types: how often each occurred (an estimate in a sampled run) and the first message seen.
+ERROR_TYPES_SQL = f"""
+WITH weighted AS ({WEIGHTED_SQL})
+SELECT
+    errorType AS type,
+    FLOOR(SUM(weight) + 0.5) AS count,
+    MIN_BY(SUBSTRING(errorMessage, 1, 200), seq) AS example
+FROM weighted
+WHERE errorType IS NOT NULL
+GROUP BY errorType
 ORDER BY count DESC, type
 """
 
-# The slowest traces; ties go to the one read first. LIMIT is bound by the engine.
+# The slowest traces as kept; ties go to the one read first. LIMIT is bound by the engine.
 SLOWEST_SQL = """
-SELECT
-    COALESCE(NULLIF(actionId, ''), '?') AS actionId,
-    COALESCE(NULLIF(actorId, ''), '?') AS actorId,
-    duration,
-    CASE status
-        WHEN 'success' THEN 'success'
-        WHEN 'failed' THEN 'failed'
-        WHEN 'error' THEN 'error'
-        WHEN 'pending' THEN 'pending'
-        WHEN 'in_progress' THEN 'inProgress'
-        ELSE 'unknown'
-    END AS status,
-    file,
-    line,
-    traceId
+SELECT actionId, actorId, duration, status, file, line, traceId
 FROM traces
 WHERE duration IS NOT NULL
 ORDER BY duration DESC, seq
@@ -160,13 +185,13 @@ SELECT
     MAX(duration) AS max,
     SUM(CASE WHEN status = 'error' THEN 1 ELSE 0 END) AS errors
 FROM spans
-WHERE operation IS NOT NULL
+WHERE spanIndex IS NOT NULL AND traceType IN ('structured', 'action_aware_structured')
 GROUP BY operation
 ORDER BY operation
 """
 
-# How many traces of each type: execution traces are the rows of ``traces``; each structured
-# trace has at least one row in ``spans``, all with its ``seq``.
+# How many traces of each type: execution traces are the rows of ``traces``; every other trace
+# has at least one row in ``spans``, all with its ``seq``.
 TRACE_TYPES_SQL = """
 SELECT 'execution' AS traceType, COUNT(*) AS count FROM traces
 UNION ALL
@@ -175,9 +200,15 @@ SELECT traceType, COUNT(DISTINCT seq) AS count FROM spans GROUP BY traceType
 
 REPORT_QUERIES: dict[str, str] = {
     "traceTypes": TRACE_TYPES_SQL,
+    "totals": TOTALS_SQL,
     "actions": ACTIONS_SQL,
+    "weightedPercentiles": WEIGHTED_PERCENTILES_SQL,
     "errorTypes": ERROR_TYPES_SQL,
     "slowest": SLOWEST_SQL,
     "operations": OPERATIONS_SQL,
 }
-"""The report's queries by the report key each fills, over ``traces`` and ``spans``."""
+"""The report's queries by name, over ``traces`` and ``spans``.
+
+``weightedPercentiles`` replaces the percentiles of ``actions`` when ``totals`` says some trace
+was sampled by rate (with every weight 1 it gives the same figures, only slower).
+"""
