@@ -1,0 +1,441 @@
+"""Analysis at scale: ``report --engine duckdb`` and ``export --to parquet`` agree with the Python
+engine on the same traces, damaged lines included; the Parquet tables keep every trace intact."""
+
+from __future__ import annotations
+
+import contextlib
+import gzip
+import io
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from actiontrace import ActionExecutionTrace, StructuredTrace
+from actiontrace.analysis.duckdb_engine import (
+    EXTRA_MESSAGE,
+    MissingExtraError,
+    connect,
+    report_duckdb,
+)
+from actiontrace.analysis.parquet_export import export_parquet
+from actiontrace.analysis.report import report_path
+from actiontrace.analysis.scale_sql import REPORT_QUERIES, SPAN_COLUMNS, TRACE_COLUMNS
+from actiontrace.cli import main
+from actiontrace.output.lines import MAX_LINE_BYTES
+
+ROOT = Path(__file__).resolve().parent.parent
+ACTIONS = ("core:go", "core:take", "magic:cast")
+# Figures that depend on which lines an engine can tell apart (a torn last line is corrupt to
+# DuckDB); their sum, damagedLines, must still agree.
+DAMAGE_SPLIT = ("corrupt", "torn")
+
+
+def run_cli(*argv: str) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = main(list(argv))
+    return code, out.getvalue(), err.getvalue()
+
+
+def json_report(path: Path, engine: str) -> dict[str, Any]:
+    code, out, err = run_cli("report", str(path), "--json", "--engine", engine)
+    assert code == 0, err
+    return dict(json.loads(out))
+
+
+def three_reports(folder: Path, parquet: Path) -> tuple[dict[str, Any], ...]:
+    """The --json report of the Python engine, DuckDB over the files, DuckDB over the export."""
+    python = json_report(folder, "python")
+    files = json_report(folder, "duckdb")
+    code, _, err = run_cli("export", str(folder), "--to", "parquet", "--out", str(parquet))
+    assert code == 0, err
+    exported = json_report(parquet, "duckdb")
+    return python, files, exported
+
+
+def without(report: dict[str, Any], keys: tuple[str, ...]) -> dict[str, Any]:
+    return {key: value for key, value in report.items() if key not in keys}
+
+
+# -- building runs -----------------------------------------------------------------------------
+
+
+def execution_trace(spec: dict[str, Any], parent: ActionExecutionTrace | None) -> Any:
+    action = spec["action"]
+    trace = ActionExecutionTrace(
+        action_id=action,
+        actor_id=spec["actor"],
+        turn_action={"actionDefinitionId": action, "commandString": f"{action} now"},
+        parent=parent,
+    )
+    trace.capture_dispatch_start()
+    trace.capture_event_payload({"room": "hall", "n": spec["duration"], "tags": ["a", "é"]})
+    outcome = spec["outcome"]
+    if outcome == "error":
+        try:
+            try:
+                raise KeyError("missing key")
+            except KeyError as inner:
+                raise ValueError(spec["message"]) from inner
+        except ValueError as error:
+            trace.capture_error(error)
+    elif outcome != "in_progress":
+        trace.capture_dispatch_result({"success": outcome == "success"})
+    data = trace.to_dict()
+    if spec["duration"] is not None and outcome != "in_progress":
+        data["execution"]["duration"] = spec["duration"]
+    if spec["sampling"] is not None:
+        reason, rate = spec["sampling"]
+        data["sampling"] = {"reason": reason, "rate": rate}
+    if spec["custom"]:
+        data["customMetadata"] = {"build": "1.2", "scene": {"id": 3}}
+    return trace, data
+
+
+def structured_trace(operations: list[tuple[str, bool]]) -> dict[str, Any]:
+    trace = StructuredTrace()
+    for operation, fails in operations:
+        with trace.span(operation) as span:
+            if fails:
+                span.record_error(RuntimeError("step failed"))
+    return trace.to_dict()
+
+
+DAMAGED_LINES = {
+    "invalid": b'{"metadata": {"traceType": "execution"',
+    "nan": b'{"metadata":{"traceType":"execution","actionId":"core:go"},'
+    b'"execution":{"duration":NaN}}',
+    "huge": b'{"metadata":{"traceType":"execution","actionId":"core:go"},'
+    b'"execution":{"duration":1e400}}',
+    "deep": b'{"metadata":{"traceType":"execution"},"eventPayload":'
+    + b"[" * 600
+    + b"]" * 600
+    + b"}",
+    "not-object": b"[1, 2, 3]",
+    "no-type": b'{"metadata":{"actionId":"core:go"}}',
+    "nul": b'{"metadata":{"traceType":"execution"},"x":"a\x00b"}',
+    "latin1": b'{"metadata":{"traceType":"execution","actorId":"Zo\xeb"}}',
+    "surrogate": b'{"metadata":{"traceType":"execution","actorId":"\\ud800"}}',
+    "blank": b"   ",
+}
+
+spec_strategy = st.fixed_dictionaries(
+    {
+        "action": st.sampled_from(ACTIONS),
+        "actor": st.sampled_from(("hero", "mage")),
+        "outcome": st.sampled_from(("success", "success", "failed", "error", "in_progress")),
+        "duration": st.one_of(
+            st.none(),
+            st.sampled_from((0.5, 1.0, 2.25)),  # ties
+            st.floats(min_value=0, max_value=1e4, allow_nan=False, allow_infinity=False),
+        ),
+        "sampling": st.sampled_from((None, None, ("rate", 0.25), ("rate", 0.5), ("error", 0.25))),
+        "message": st.text(min_size=0, max_size=260),
+        "custom": st.booleans(),
+        "linked": st.booleans(),
+    }
+)
+
+run_strategy = st.fixed_dictionaries(
+    {
+        "traces": st.lists(spec_strategy, min_size=1, max_size=25),
+        "structured": st.lists(
+            st.lists(
+                st.tuples(st.sampled_from(("load", "save", "roll")), st.booleans()), max_size=3
+            ),
+            max_size=3,
+        ),
+        "files": st.integers(min_value=1, max_value=4),
+        "kinds": st.lists(st.sampled_from(("jsonl", "gz", "json")), min_size=4, max_size=4),
+        "damage": st.lists(st.sampled_from(sorted(DAMAGED_LINES)), max_size=5),
+        "torn": st.booleans(),
+    }
+)
+
+
+def write_run(folder: Path, run: dict[str, Any]) -> None:
+    """Write a generated run as several files of several kinds, damaged lines mixed in."""
+    records: list[dict[str, Any]] = []
+    parent = None
+    for spec in run["traces"]:
+        trace, data = execution_trace(spec, parent if spec["linked"] else None)
+        parent = trace
+        records.append(data)
+    records += [structured_trace(operations) for operations in run["structured"]]
+    shares: list[list[bytes]] = [[] for _ in range(run["files"])]
+    for index, record in enumerate(records):
+        text = json.dumps(record, ensure_ascii=index % 2 == 0).encode()
+        shares[index % run["files"]].append(text)
+    for index, name in enumerate(run["damage"]):
+        shares[index % run["files"]].insert(index, DAMAGED_LINES[name])
+    folder.mkdir(parents=True, exist_ok=True)
+    for index, lines in enumerate(shares):
+        kind = run["kinds"][index]
+        if kind == "json":
+            # A .json file holds one trace or a list of them: valid JSON only.
+            items = [json.loads(line) for line in lines if _valid_json(line)]
+            (folder / f"m{index}" / "t.json").parent.mkdir(exist_ok=True)
+            (folder / f"m{index}" / "t.json").write_text(json.dumps(items), encoding="utf-8")
+            continue
+        data = b"\n".join(lines) + b"\n"
+        if run["torn"] and index == 0:
+            data += b'{"metadata": {"traceType": "exec'  # a last line cut short
+        path = folder / f"m{index}" / ("t.jsonl.gz" if kind == "gz" else "t.jsonl")
+        path.parent.mkdir(exist_ok=True)
+        path.write_bytes(gzip.compress(data) if kind == "gz" else data)
+
+
+def _valid_json(line: bytes) -> bool:
+    try:
+        json.loads(line, parse_constant=lambda name: 1 / 0)
+    except (ValueError, ZeroDivisionError, RecursionError):
+        return False
+    return True
+
+
+# -- the engines agree ------------------------------------------------------------------------
+
+
+@settings(
+    max_examples=25,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+@given(run=run_strategy)
+def test_engines_agree_on_generated_runs(
+    tmp_path_factory: pytest.TempPathFactory, run: Any
+) -> None:
+    base = tmp_path_factory.mktemp("run")
+    write_run(base / "traces", run)
+    python, files, exported = three_reports(base / "traces", base / "parquet")
+    # Every trace figure equal; of the damage, only the corrupt/torn split may differ.
+    assert without(files, DAMAGE_SPLIT) == without(python, DAMAGE_SPLIT)
+    assert files["damagedLines"] == python["damagedLines"]
+    # The export read the traces through the Python read path: its report equals whole.
+    assert exported == python
+
+
+def test_engines_agree_on_the_demo(demo_traces: Path, tmp_path: Path) -> None:
+    python, files, exported = three_reports(demo_traces, tmp_path / "parquet")
+    assert python["operations"] and python["errorTypes"] and python["slowest"]
+    assert files == python
+    assert exported == python
+
+
+def test_sampled_run_estimates_agree(tmp_path: Path) -> None:
+    folder = tmp_path / "traces"
+    run = {
+        "traces": [
+            {
+                "action": ACTIONS[n % 3],
+                "actor": "hero",
+                "outcome": ("success", "failed", "error")[n % 3],
+                "duration": float(n % 17),
+                "sampling": ("rate", 0.1) if n % 3 == 0 else ("failed", 0.1),
+                "message": "boom",
+                "custom": False,
+                "linked": False,
+            }
+            for n in range(60)
+        ],
+        "structured": [],
+        "files": 2,
+        "kinds": ["jsonl", "gz", "jsonl", "jsonl"],
+        "damage": [],
+        "torn": False,
+    }
+    write_run(folder, run)
+    python, files, exported = three_reports(folder, tmp_path / "parquet")
+    assert python["estimated"] is True and python["kept"] == 60
+    assert python["total"] == 20 * 10 + 40
+    assert files == python
+    assert exported == python
+
+
+def test_every_damaged_line_kind_counts_and_no_trace_figure_moves(tmp_path: Path) -> None:
+    folder = tmp_path / "traces"
+    folder.mkdir()
+    good = [execution_trace(_spec(n), None)[1] for n in range(6)]
+    lines = [json.dumps(good[0]).encode(), *DAMAGED_LINES.values()]
+    lines += [b"x" * (MAX_LINE_BYTES + 10)]  # longer than a line may be
+    lines += [json.dumps(trace).encode() for trace in good[1:]]
+    (folder / "t.jsonl").write_bytes(b"\n".join(lines) + b"\n")
+    python = json_report(folder, "python")
+    files = json_report(folder, "duckdb")
+    assert python["total"] == 6
+    assert python["damagedLines"] == len(DAMAGED_LINES) - 1 + 1  # the blank line is no damage
+    assert files == python
+    # The slowest traces point at their real lines, after the overlong one DuckDB skipped.
+    where = {entry["line"] for entry in files["slowest"]}
+    assert where == {1, *range(len(lines) - 4, len(lines) + 1)}
+
+
+def _spec(n: int) -> dict[str, Any]:
+    return {
+        "action": ACTIONS[n % 3],
+        "actor": "hero",
+        "outcome": "success",
+        "duration": 1.0 + n,
+        "sampling": None,
+        "message": "",
+        "custom": False,
+        "linked": False,
+    }
+
+
+def test_files_duckdb_cannot_read_go_to_the_python_reader(tmp_path: Path) -> None:
+    folder = tmp_path / "traces"
+    folder.mkdir()
+    lines = [json.dumps(execution_trace(_spec(n), None)[1]) for n in range(5)]
+    # A glob-like name, and a gzip stream cut short (what came before it still counts).
+    (folder / "a[1]*.jsonl").write_text("\n".join(lines[:2]) + "\n", encoding="utf-8")
+    packed = gzip.compress(("\n".join(lines[2:]) + "\n").encode())
+    (folder / "b.jsonl.gz").write_bytes(packed[: len(packed) - 12])
+    python = json_report(folder, "python")
+    files = json_report(folder, "duckdb")
+    assert python["torn"] == 1 and python["total"] >= 2
+    assert files == python
+
+
+# -- Parquet ----------------------------------------------------------------------------------
+
+
+def test_parquet_columns_and_types_are_the_documented_ones(
+    demo_traces: Path, tmp_path: Path
+) -> None:
+    export_parquet(demo_traces, tmp_path)
+    with contextlib.closing(duckdb.connect()) as db:
+        for table, columns in (("traces", TRACE_COLUMNS), ("spans", SPAN_COLUMNS)):
+            described = db.execute(
+                f"DESCRIBE SELECT * FROM read_parquet('{tmp_path / table}.parquet')"
+            ).fetchall()
+            assert [(row[0], row[1]) for row in described] == [
+                (name, kind) for name, kind, _ in columns
+            ]
+    documented = (ROOT / "docs" / "scaling-out.md").read_text(encoding="utf-8")
+    for name, kind, _ in (*TRACE_COLUMNS, *SPAN_COLUMNS):
+        assert f"| `{name}` | `{kind}` |" in documented
+
+
+def test_round_trip_keeps_every_trace_span_id_and_json_column(
+    demo_traces: Path, tmp_path: Path
+) -> None:
+    result = export_parquet(demo_traces, tmp_path)
+    originals = [
+        json.loads(line)
+        for file in sorted(demo_traces.glob("*.jsonl"))
+        for line in file.read_text(encoding="utf-8").splitlines()
+    ]
+    executions = [t for t in originals if t["metadata"]["traceType"] == "execution"]
+    structured = [t for t in originals if t["metadata"]["traceType"] != "execution"]
+    assert result.traces == len(executions) and result.structured == len(structured)
+    with contextlib.closing(duckdb.connect()) as db:
+        rows = db.execute(
+            "SELECT traceId, spanId, parentSpanId, actionId, payload, customMetadata, error, "
+            f"startTime, startEpochNs FROM read_parquet('{tmp_path}/traces.parquet') ORDER BY seq"
+        ).fetchall()
+        spans = db.execute(
+            "SELECT traceId, spanId, parentId, operation "
+            f"FROM read_parquet('{tmp_path}/spans.parquet') ORDER BY seq, spanIndex"
+        ).fetchall()
+    assert len(rows) == len(executions)
+    for row, trace in zip(rows, executions, strict=True):
+        meta = trace["metadata"]
+        assert row[:4] == (meta["traceId"], meta["spanId"], meta["parentSpanId"], meta["actionId"])
+        assert json.loads(row[4]) == trace["eventPayload"]
+        assert (row[5] and json.loads(row[5])) == trace.get("customMetadata")
+        assert (row[6] and json.loads(row[6])) == trace["error"]
+        epoch = trace["execution"]["startEpochNs"]
+        assert row[8] == epoch
+        assert int(row[7].timestamp() * 1_000_000) == epoch // 1000
+    expected = [
+        (t["metadata"]["traceId"], span["spanId"], span["parentId"], span["operation"])
+        for t in structured
+        for span in t["spans"]
+    ]
+    assert spans == expected and result.spans == len(expected)
+
+
+# -- the command line -------------------------------------------------------------------------
+
+
+def test_duckdb_text_report_and_usage_errors(demo_traces: Path, tmp_path: Path) -> None:
+    code, out, _ = run_cli("report", str(demo_traces), "--engine", "duckdb")
+    assert code == 0 and "Actions (execution traces)" in out and "p95 (ms)" in out
+    code, _, err = run_cli("report", str(demo_traces), "--engine", "duckdb", "--by", "build")
+    assert code == 2 and "--engine python" in err
+    code, _, err = run_cli(
+        "report", str(demo_traces), "--engine", "duckdb", "--memory-limit", "lots"
+    )
+    assert code == 2 and "memory_limit" in err
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    code, _, err = run_cli("report", str(empty), "--engine", "duckdb")
+    assert code == 2 and "no traces" in err
+    code, _, err = run_cli("export", str(demo_traces), "--to", "parquet")
+    assert code == 2 and "--out" in err
+    code, _, err = run_cli("export", str(empty), "--to", "parquet", "--out", str(tmp_path / "o"))
+    assert code == 2 and "no traces" in err
+
+
+def test_damage_is_labelled_with_the_engine_that_counted_it(tmp_path: Path) -> None:
+    folder = tmp_path / "traces"
+    folder.mkdir()
+    trace = json.dumps(execution_trace(_spec(1), None)[1])
+    (folder / "t.jsonl").write_text(trace + "\nnot json\n", encoding="utf-8")
+    code, out, _ = run_cli("report", str(folder), "--engine", "duckdb")
+    assert code == 0 and "counted by DuckDB" in out
+
+
+def test_memory_is_bounded_by_the_limit_and_spills_to_a_temporary_folder(tmp_path: Path) -> None:
+    with contextlib.closing(connect("256MB", tmp_path)) as db:
+        limit = db.execute("SELECT current_setting('memory_limit')").fetchone()[0]
+        spill = db.execute("SELECT current_setting('temp_directory')").fetchone()[0]
+    assert limit.replace(" ", "") in ("244.1MiB", "256.0MB", "256MB")
+    assert spill == str(tmp_path)
+
+
+BLOCKED = (
+    "import sys; sys.modules['duckdb'] = None; "
+    "from actiontrace.cli import main; sys.exit(main(sys.argv[1:]))"
+)
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ("report", "{path}", "--engine", "duckdb"),
+        ("export", "{path}", "--to", "parquet", "--out", "{out}"),
+    ],
+)
+def test_without_the_extra_one_line_names_it(
+    demo_traces: Path, tmp_path: Path, argv: tuple[str, ...]
+) -> None:
+    args = [part.format(path=demo_traces, out=tmp_path / "out") for part in argv]
+    done = subprocess.run(
+        [sys.executable, "-c", BLOCKED, *args], capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 2
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and "actiontrace[scale]" in lines[0], done.stderr
+    assert "actiontrace[scale]" in EXTRA_MESSAGE and issubclass(MissingExtraError, ImportError)
+
+
+def test_the_docs_quote_the_sql_the_engine_runs() -> None:
+    documented = " ".join((ROOT / "docs" / "scaling-out.md").read_text(encoding="utf-8").split())
+    for name, sql in REPORT_QUERIES.items():
+        text = sql.format(limit=10) if name == "slowest" else sql
+        assert " ".join(text.split()) in documented, name
+
+
+def test_python_engine_report_path_is_what_the_cli_prints(demo_traces: Path) -> None:
+    assert json_report(demo_traces, "python") == json.loads(json.dumps(report_path(demo_traces)))
+    assert re.fullmatch(r"\d+", str(report_duckdb(demo_traces)["total"]))
