@@ -64,7 +64,9 @@ def generate(
     for index in range(files):
         machine = folder / f"server-{index % 4}"
         machine.mkdir(exist_ok=True)
-        name = f"traces-{index}.jsonl" + (".gz" if gzip_every and index % gzip_every == gzip_every - 1 else "")
+        name = f"traces-{index}.jsonl" + (
+            ".gz" if gzip_every and index % gzip_every == gzip_every - 1 else ""
+        )
         path = machine / name
         opener: Any = gzip.open if name.endswith(".gz") else open
         with opener(path, "wt", encoding="utf-8") as handle:
