@@ -91,8 +91,8 @@ _READ_LINES = (
     "rejects_table='at_rejects')"
 )
 
+# A string at $.metadata.traceType implies that the line is an object and its metadata one too.
 _PATHS = (
-    "$.metadata",
     "$.metadata.traceType",
     "$.metadata.traceId",
     "$.metadata.actionId",
@@ -172,7 +172,7 @@ WITH raw AS (
     FROM {_READ_LINES} WITH ORDINALITY
 ),
 parsed AS (
-    SELECT filename, ord, text, starts_with(CAST(x[1] AS VARCHAR), '{{') AS ok, {_COLUMNS}
+    SELECT filename, ord, text, x IS NOT NULL AS ok, {_COLUMNS}
     FROM raw
 ),
 typed AS (
@@ -205,7 +205,6 @@ SELECT
         ELSE 'unknown'
     END AS status,
     CASE WHEN {_DURATION} BETWEEN 0 AND {TIME_LIMIT_MS} THEN {_DURATION} END AS duration,
-    CASE WHEN starts_with({_ERROR}, '{{') THEN {_ERROR} END AS error,
     CASE WHEN starts_with({_ERROR}, '{{') THEN coalesce(nullif(CASE
         WHEN json_type({_ERROR}, '$.type') = 'VARCHAR' THEN {_ERROR} ->> '$.type' END, ''),
         'UnknownError') END AS errorType,
@@ -342,9 +341,8 @@ _SEQ_SHIFT = 40  # seq = file index << 40 | position in the file: reading order 
 
 _LINE_COLUMNS = (
     "idx BIGINT, ord BIGINT, kind VARCHAR, suspect VARCHAR, traceType VARCHAR, traceId VARCHAR, "
-    "actionId VARCHAR, actorId VARCHAR, status VARCHAR, duration DOUBLE, error VARCHAR, "
-    "errorType VARCHAR, errorMessage VARCHAR, samplingReason VARCHAR, samplingRate DOUBLE, "
-    "spans JSON"
+    "actionId VARCHAR, actorId VARCHAR, status VARCHAR, duration DOUBLE, errorType VARCHAR, "
+    "errorMessage VARCHAR, samplingReason VARCHAR, samplingRate DOUBLE, spans JSON"
 )
 _REPORT_TRACE_COLUMNS = (
     "seq BIGINT, file VARCHAR, line BIGINT, traceId VARCHAR, actionId VARCHAR, actorId VARCHAR, "
