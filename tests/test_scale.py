@@ -380,6 +380,14 @@ def test_duckdb_text_report_and_usage_errors(demo_traces: Path, tmp_path: Path) 
     assert code == 2 and "no traces" in err
     code, _, err = run_cli("export", str(demo_traces), "--to", "parquet")
     assert code == 2 and "--out" in err
+    export_parquet(demo_traces, tmp_path / "parquet")
+    page = tmp_path / "page.html"
+    code, _, err = run_cli(
+        "report", str(tmp_path / "parquet"), "--engine", "duckdb", "--html", str(page)
+    )
+    assert code == 2 and "trace files" in err and not page.exists()
+    code, out, _ = run_cli("report", str(demo_traces), "--engine", "duckdb", "--html", str(page))
+    assert code == 0 and page.stat().st_size > 0 and "Actions (execution traces)" in out
     code, _, err = run_cli("export", str(empty), "--to", "parquet", "--out", str(tmp_path / "o"))
     assert code == 2 and "no traces" in err
 

@@ -101,6 +101,9 @@ def _run_report(args: argparse.Namespace) -> int:
     engine = getattr(args, "engine", "python")
     if engine == "duckdb" and args.by is not None:
         return fail("--by is only available with --engine python")
+    if engine == "duckdb" and args.html is not None and (Path(path) / "traces.parquet").is_file():
+        # The page shows every trace (timeline, histograms): it is drawn from the trace files.
+        return fail("--html needs the trace files, not their Parquet export")
     try:
         if engine == "duckdb":
             report = _duckdb_report(path, args)
