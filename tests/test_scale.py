@@ -228,7 +228,9 @@ def test_engines_agree_on_the_demo(demo_traces: Path, tmp_path: Path) -> None:
     assert exported == python
 
 
-def test_sampled_run_estimates_agree(tmp_path: Path) -> None:
+@pytest.mark.parametrize(("rate", "total"), [(0.1, 20 * 10 + 40), (0.3, 67 + 40)])
+def test_sampled_run_estimates_agree(tmp_path: Path, rate: float, total: int) -> None:
+    """Whole weights (1/0.1) take the expanded query, fractional ones (1/0.3) the window one."""
     folder = tmp_path / "traces"
     run = {
         "traces": [
@@ -237,7 +239,7 @@ def test_sampled_run_estimates_agree(tmp_path: Path) -> None:
                 "actor": "hero",
                 "outcome": ("success", "failed", "error")[n % 3],
                 "duration": float(n % 17),
-                "sampling": ("rate", 0.1) if n % 3 == 0 else ("failed", 0.1),
+                "sampling": ("rate", rate) if n % 3 == 0 else ("failed", rate),
                 "message": "boom",
                 "custom": False,
                 "linked": False,
@@ -253,7 +255,7 @@ def test_sampled_run_estimates_agree(tmp_path: Path) -> None:
     write_run(folder, run)
     python, files, exported = three_reports(folder, tmp_path / "parquet")
     assert python["estimated"] is True and python["kept"] == 60
-    assert python["total"] == 20 * 10 + 40
+    assert python["total"] == total
     assert files == python
     assert exported == python
 

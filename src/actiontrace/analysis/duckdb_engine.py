@@ -564,13 +564,12 @@ def _report(connection: Any, slowest: int) -> Report:
     for kind, count in connection.execute(q["traceTypes"]).fetchall():
         if count:
             types[kind] = types.get(kind, 0) + int(count)
-    sampled, kept, total = connection.execute(q["totals"]).fetchone()
+    sampled, fractional, kept, total = connection.execute(q["totals"]).fetchone()
     estimated = bool(sampled)
     weighted: dict[str, tuple[Any, ...]] = {}
     if estimated:
-        weighted = {
-            row[0]: row[1:] for row in connection.execute(q["weightedPercentiles"]).fetchall()
-        }
+        query = q["weightedPercentiles"] if fractional else q["wholeWeightPercentiles"]
+        weighted = {row[0]: row[1:] for row in connection.execute(query).fetchall()}
     actions: dict[str, ActionStats] = {}
     for row in connection.execute(q["actions"]).fetchall():
         p50, p95, p99 = weighted.get(row[0], (None, None, None)) if estimated else row[9:12]
