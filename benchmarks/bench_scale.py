@@ -41,14 +41,19 @@ if engine == "python":
 else:
     from actiontrace.analysis.duckdb_engine import report_duckdb as run
     call = lambda where: run(where, memory_limit=limit)
+def cpu():
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 call(tiny)  # imports and first-use costs, paid once by any command
 began = time.perf_counter(); call(tiny); startup = time.perf_counter() - began
-began = time.perf_counter(); report = call(path); seconds = time.perf_counter() - began
+began, used = time.perf_counter(), cpu()
+report = call(path)
+seconds, cpu_seconds = time.perf_counter() - began, cpu() - used
 # VmHWM: this process's own peak resident memory (ru_maxrss would carry the parent's over exec).
 with open("/proc/self/status") as status:
     hwm = [line.split()[1] for line in status if line.startswith("VmHWM:")]
 peak = int(hwm[0]) * 1024 if hwm else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-print(json.dumps({"seconds": seconds, "startup": startup, "peak": peak,
+print(json.dumps({"seconds": seconds, "startup": startup, "peak": peak, "cpu": cpu_seconds,
                   "kept": report.get("kept", report["total"])}))
 """
 
@@ -103,6 +108,7 @@ def measure(engine: str, path: Path, tiny: Path, repeats: int) -> dict[str, floa
         "net": statistics.median(max(run["seconds"] - run["startup"], 1e-9) for run in runs),
         "startup": statistics.median(run["startup"] for run in runs),
         "peak": max(run["peak"] for run in runs),
+        "cpu": statistics.median(run["cpu"] for run in runs),
         "kept": runs[0]["kept"],
     }
 
@@ -141,6 +147,10 @@ def main() -> None:
         ),
         Row(f"Python engine ({part_count:,} traces)", python_rate, "traces/s", ratio=1.0),
         Row("DuckDB start-up (one-trace folder)", jsonl["startup"] * 1000, "ms"),
+        # CPU time (all threads) per million traces: what the wall figures are on a busy machine.
+        Row("DuckDB over JSON Lines, CPU per 1M traces", jsonl["cpu"] * 1e6 / count, "s"),
+        Row("DuckDB over Parquet, CPU per 1M traces", over_parquet["cpu"] * 1e6 / count, "s"),
+        Row("Python engine, CPU per 1M traces", python["cpu"] * 1e6 / part_count, "s"),
     ]
     print_table(f"Report on {count:,} traces (median of {repeats}, net of start-up)", rows)
     memory = [
