@@ -130,8 +130,8 @@ def test_report_text_labels_latencies_and_counts_skipped_lines(
     code, out, _ = run(capsys, "report", str(known))
     assert code == 0
     assert "p50 (ms)" in out and "max (ms)" in out
-    assert "21 traces (21 execution) in 2 files" in out
-    assert "Skipped: 1 corrupt lines" in out
+    assert "21 execution traces in 2 files" in out
+    assert "Skipped: 1 damaged lines (1 corrupt, 0 torn), 0 files not read" in out
     assert "RulesEngineError" in out
     assert max(len(line) for line in out.splitlines()) <= 100
 
@@ -322,7 +322,7 @@ def test_demo_prints_a_report_matching_its_files(
     actions = lines // 2  # each action: an execution trace and a structured trace of its steps
     assert lines == 2 * actions and actions >= 24  # 24 turn actions, plus their reactions
     assert f"3 actors x 8 turns (seed 4): {actions} actions dispatched" in out
-    assert f"{lines} traces ({actions} action_aware_structured, {actions} execution)" in out
+    assert f"{actions} execution traces (and {actions} action_aware_structured)" in out
     total_row = next(line for line in out.splitlines() if line.startswith("all actions"))
     assert total_row.split()[2] == str(actions)
 
@@ -350,7 +350,7 @@ def test_python_dash_m_runs_the_demo_in_a_real_process(tmp_path: Path) -> None:
     lines = sum(len(f.read_text().splitlines()) for f in files)
     actions = lines // 2  # each action: an execution trace and a structured trace of its steps
     assert lines == 2 * actions and actions >= 100  # 100 turn actions, plus their reactions
-    assert f"{lines} traces ({actions} action_aware_structured, {actions} execution)" in done.stdout
+    assert f"{actions} execution traces (and {actions} action_aware_structured)" in done.stdout
 
 
 # -- arguments and the extension seam -------------------------------------------------------------

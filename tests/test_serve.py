@@ -30,7 +30,7 @@ CHILD = (
 
 def trace(n: int, action: str = "core:go") -> dict[str, Any]:
     return {
-        "metadata": {"actionId": action, "actorId": "aria"},
+        "metadata": {"actionId": action, "actorId": "aria", "traceType": "execution"},
         "execution": {"status": "success", "duration": 1.0, "startEpochNs": 10**18 + n},
         "eventPayload": {"n": n},
     }
@@ -129,9 +129,11 @@ def test_page_data_and_trace_files_are_served(server: LiveServer, traces: Path) 
     assert headers["X-Content-Type-Options"] == "nosniff"
     assert request(server, "GET", "/index.html?x=1")[0] == 200
     status, _, body = request(server, "GET", "/data")
-    assert status == 200 and json.loads(body)["report"]["total"] == 3
+    # in.jsonl links to a.jsonl inside the folder: read as a file of its own, as report reads it.
+    assert status == 200 and json.loads(body)["report"]["total"] == 5
     status, _, body = request(server, "GET", "/traces/")
-    assert json.loads(body) == ["a.jsonl", "in.jsonl", "out.jsonl", "sub/b.jsonl"]
+    # out.jsonl links out of the folder: not a file the read path reads, not listed.
+    assert json.loads(body) == ["a.jsonl", "in.jsonl", "sub/b.jsonl"]
     status, headers, body = request(server, "GET", "/traces/sub/b.jsonl")
     assert status == 200 and body == (traces / "sub" / "b.jsonl").read_bytes()
     assert headers["Content-Type"] == "application/x-ndjson"
@@ -196,7 +198,7 @@ def test_a_new_trace_reaches_event_clients_within_2_seconds(
     sock, stream = open_events(server, current_version(server))
     try:
         written = time.monotonic()
-        append(traces / "a.jsonl", trace(3, "core:late"))
+        append(traces / "sub" / "b.jsonl", trace(3, "core:late"))
         kind, data = next_event(stream)
         elapsed = time.monotonic() - written
         assert kind == "snapshot"
@@ -287,10 +289,10 @@ def test_a_single_file_path_serves_only_that_file(traces: Path) -> None:
 def test_a_trace_file_gone_before_it_is_opened_is_404(
     server: LiveServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def refuse(self: Path, *args: Any) -> Any:
+    def refuse(path: str) -> Any:
         raise FileNotFoundError(2, "gone")
 
-    monkeypatch.setattr(serve_module.Path, "open", refuse)
+    monkeypatch.setattr(serve_module, "open_regular", refuse)
     assert request(server, "GET", "/traces/a.jsonl")[0] == 404
 
 
@@ -486,18 +488,21 @@ def test_trace_file_download_stops_when_the_client_goes_or_the_file_shrinks(
     traces: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     live = LiveServer(traces, port=0)
+    target = live.trace_file("a.jsonl")
+    assert target is not None
     handler = bare_handler(live, Gone(1), "/traces/a.jsonl")
-    handler.send_file(traces / "a.jsonl", head=False)
+    handler.send_file(target, head=False)
     assert handler.close_connection is True
     real_fstat = os.fstat
 
     class Bigger:
         def __init__(self, fd: int) -> None:
+            self.st_mode = real_fstat(fd).st_mode
             self.st_size = real_fstat(fd).st_size + 100
 
     monkeypatch.setattr(serve_module.os, "fstat", Bigger)
     handler = bare_handler(live, Gone(10), "/traces/a.jsonl")
-    handler.send_file(traces / "a.jsonl", head=False)
+    handler.send_file(target, head=False)
     assert handler.wfile.data.endswith((traces / "a.jsonl").read_bytes())
     handler.connection.close()
 

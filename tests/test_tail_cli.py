@@ -28,7 +28,12 @@ TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
 
 def trace(n: int, action: str = "core:go", status: str = "success") -> dict[str, Any]:
     return {
-        "metadata": {"actionId": action, "actorId": "aria", "traceId": TRACE_ID},
+        "metadata": {
+            "actionId": action,
+            "actorId": "aria",
+            "traceId": TRACE_ID,
+            "traceType": "execution",
+        },
         "execution": {
             "status": status,
             "duration": 1.5 + n,
@@ -95,14 +100,19 @@ def test_tail_of_a_missing_path_exits_2(tmp_path: Path, capsys: Any) -> None:
 
 
 def test_format_line_escapes_terminal_controls_and_tolerates_gaps() -> None:
-    hostile = {"metadata": {"actionId": "go\x1b[2J\u202e", "actorId": 5}, "execution": None}
+    hostile = {
+        "metadata": {"actionId": "go\x1b[2J\u202e", "actorId": 5, "traceType": "execution"},
+        "execution": None,
+    }
     line = format_line(hostile)
     assert "\x1b" not in line and "\u202e" not in line
     assert "go\\x1b[2J\\u202e" in line
     assert line.startswith("-" * 23) and "?" in line and line.rstrip().endswith("-")
-    odd = {"metadata": {}, "execution": {"startEpochNs": 10**30, "duration": float("nan")}}
+    meta = {"traceType": "execution"}
+    odd = {"metadata": meta, "execution": {"startEpochNs": 10**30, "duration": 10**400}}
     assert format_line(odd).startswith("-" * 23)
-    assert "0.250 ms" in format_line({"metadata": {}, "execution": {"duration": 0.25}})
+    assert "0.250 ms" in format_line({"metadata": meta, "execution": {"duration": 0.25}})
+    assert format_line({"metadata": {}}) == "-" * 23 + "  not a trace"
 
 
 def test_tail_json_feeds_another_program_through_a_pipe(tmp_path: Path) -> None:

@@ -1,4 +1,4 @@
-"""The ``actiontrace`` command line (SPEC §7): ``demo``, ``report`` and ``show``.
+"""The ``actiontrace`` command line: ``demo``, ``report`` and ``show``.
 
 ``main(argv=None) -> int`` parses the arguments and runs the chosen command; argument errors exit
 with code 2 (argparse), and so do ``report``/``show`` when PATH does not exist or holds no traces
@@ -18,20 +18,22 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import json
 import os
+import re
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 from . import __version__
 from .analysis.report import render_report, report_path
+from .analysis.select import STATUS_CHOICES, parse_pattern, parse_statuses, selector
 from .analysis.show import render_record
+from .analysis.text import json_text
 from .analysis.tree import TraceForest
 from .demo import DEFAULT_ACTORS, DEFAULT_OUT, DEFAULT_TURNS, run_demo
 from .errors import InvalidArgumentError
-from .output.reader import ReadStats, scan_traces
+from .output.reader import ReadStats, TraceRecord, scan_traces
 
 __all__ = ["build_parser", "fail", "main"]
 
@@ -44,6 +46,7 @@ _EXTENSIONS = (
 _HTML_MODULE = "actiontrace.analysis.html"
 
 Command = Callable[[argparse.Namespace], int]
+_AT_LINE = re.compile(r"^(?P<file>.+):(?P<line>[0-9]+)$")
 
 
 def fail(message: str, code: int = 2) -> int:
@@ -115,8 +118,8 @@ def _run_report(args: argparse.Namespace) -> int:
         return fail(str(error))
     except OSError as error:
         return fail(f"cannot read {path}: {error.strerror or error}")
-    if report["total"] == 0:
-        skipped = report.get("corrupt", 0) + report.get("torn", 0) + report.get("unreadable", 0)
+    if not report.get("traceTypes"):
+        skipped = report.get("damagedLines", 0) + report.get("skippedFiles", 0)
         return _no_traces(path, skipped)
     if args.html is not None:
         try:
@@ -131,7 +134,7 @@ def _run_report(args: argparse.Namespace) -> int:
             return fail(f"cannot write {args.html}: {error.strerror or error}", 1)
         print(f"actiontrace: HTML report written to {args.html}", file=sys.stderr)
     if args.json:
-        print(json.dumps(report, indent=2, ensure_ascii=False))
+        print(json_text(report, indent=2))
     else:
         print(render_report(report, path))
         if engine == "duckdb" and report.get("corrupt", 0):
@@ -146,40 +149,64 @@ def _duckdb_report(path: str, args: argparse.Namespace) -> Any:
     return report_duckdb(path, memory_limit=args.memory_limit)
 
 
+def _at_line(path: str) -> tuple[str, int | None]:
+    """Split ``FILE:LINE`` (the form the report prints) when FILE exists and PATH does not."""
+    match = _AT_LINE.match(path)
+    if match is None or os.path.exists(path) or not os.path.isfile(match["file"]):
+        return path, None
+    return match["file"], int(match["line"])
+
+
 def _run_show(args: argparse.Namespace) -> int:
-    path: str = args.path
+    path, at = _at_line(args.path)
     if not Path(path).exists():
         return fail(f"no such file or directory: {path}")
-    if args.tree:
-        return _show_tree(path)
+    wanted = selector(args.action, args.status)
     stats = ReadStats()
+    try:
+        records = scan_traces(path, stats)
+    except OSError as error:
+        return fail(f"cannot read {path}: {error.strerror or error}")
+    picked = (record for record in records if (at is None or record.line == at) and wanted(record))
+    if args.tree:
+        return _show_tree(args.path, picked, stats)
     shown = 0
     try:
-        for record in scan_traces(path, stats):
-            trace = record.trace
+        for record in picked:
             if shown:
                 print()
-            print(render_record(trace, str(record.file), getattr(record, "line", None)))
+            print(render_record(record))
             shown += 1
     except BrokenPipeError:
         raise  # the reader of our output went away: main() ends quietly
     except OSError as error:
         return fail(f"cannot read {path}: {error.strerror or error}")
     if not shown:
-        return _no_traces(path, stats.corrupt + stats.torn + stats.unreadable)
+        return _nothing_shown(args.path, stats, at is not None or _filtered(args))
     return 0
 
 
-def _show_tree(path: str) -> int:
-    stats = ReadStats()
+def _filtered(args: argparse.Namespace) -> bool:
+    return args.action is not None or args.status is not None
+
+
+def _nothing_shown(path: str, stats: ReadStats, chosen: bool) -> int:
+    if chosen and stats.traces:
+        return fail(f"no trace in {path} matches")
+    return _no_traces(path, stats.damaged_lines + stats.skipped_files)
+
+
+def _show_tree(path: str, records: Iterator[TraceRecord], stats: ReadStats) -> int:
     forest = TraceForest()
+    shown = 0
     try:
-        for record in scan_traces(path, stats):
-            forest.add(record.trace)
+        for record in records:
+            forest.add(record)
+            shown += 1
     except OSError as error:
         return fail(f"cannot read {path}: {error.strerror or error}")
-    if not stats.traces:
-        return _no_traces(path, stats.corrupt + stats.torn + stats.unreadable)
+    if not shown:
+        return _nothing_shown(path, stats, True)
     for line in forest.lines():
         print(line)
     return 0
@@ -243,7 +270,20 @@ def build_parser() -> argparse.ArgumentParser:
         "With --tree: the trees of linked actions, and each structured trace's steps as a "
         "waterfall with its critical path marked.",
     )
-    show.add_argument("path", metavar="PATH", help="a trace file or a folder of them")
+    show.add_argument(
+        "path",
+        metavar="PATH",
+        help="a trace file or a folder of them, or FILE:LINE for the one trace at that line",
+    )
+    show.add_argument(
+        "--action", type=parse_pattern, metavar="PATTERN", help="only actions matching (* wildcard)"
+    )
+    show.add_argument(
+        "--status",
+        type=parse_statuses,
+        metavar="STATUS",
+        help=f"only these statuses, comma-separated ({', '.join(STATUS_CHOICES)})",
+    )
     show.add_argument(
         "--tree",
         action="store_true",

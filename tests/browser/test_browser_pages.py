@@ -1,4 +1,4 @@
-"""The HTML report and the live page in a real Chromium (SPEC §10)."""
+"""The HTML report and the live page in a real Chromium."""
 
 from __future__ import annotations
 
@@ -102,6 +102,7 @@ def hostile_traces(folder: Path) -> None:
                     "traceId": text,
                     "spanId": text,
                     "parentSpanId": None,
+                    "traceType": "execution",
                 },
                 "turnAction": {"actionDefinitionId": text, "commandString": text},
                 "execution": {
@@ -157,3 +158,60 @@ def test_live_page_shows_a_trace_written_after_it_opened(
         origin = live.url.rstrip("/")
         assert all(url.startswith(origin + "/") for url in watched.requests), watched.requests
         assert watched.errors == []
+
+
+def polish_traces(folder: Path) -> None:
+    """Errors with a cause chain, failures, a structured trace, a damaged line, a skipped file."""
+    folder.mkdir()
+    lines = []
+    for n in range(6):
+        trace = ActionExecutionTrace(
+            action_id=f"core:a{n % 3}",
+            actor_id=f"p{n % 2}",
+            turn_action={"actionDefinitionId": "x"},
+        )
+        trace.capture_dispatch_start()
+        if n % 3 == 0:
+            try:
+                try:
+                    raise KeyError(f"inner {n}")
+                except KeyError as inner:
+                    raise RuntimeError(f"outer {n}") from inner
+            except RuntimeError as error:
+                trace.capture_error(error)
+        else:
+            trace.capture_dispatch_result({"success": n % 3 == 1})
+        lines.append(trace.to_json())
+    lines.append(json.dumps({"metadata": {"traceType": "structured"}, "spans": []}))
+    lines.append("{damaged")
+    (folder / "t.jsonl").write_text("\n".join(lines) + "\n")
+    (folder / "zero.jsonl").symlink_to("/dev/zero")
+
+
+def test_page_lists_errors_first_opens_every_row_and_shows_stack_and_damage(
+    watched: Any, tmp_path: Path
+) -> None:
+    folder = tmp_path / "polish"
+    polish_traces(folder)
+    expected = report_json(folder)
+    page = open_report(watched, folder, tmp_path / "polish.html")
+    assert int(page.get_attribute("#total", "data-value")) == expected["total"] == 6
+    assert int(page.get_attribute("#skipped", "data-value")) == 2
+    assert "1 lines · 1 files" in (page.text_content("#skipped") or "")
+    statuses = page.eval_on_selector_all(
+        "#errors tr.pick[data-seq] .pill", "pills => pills.map(p => p.textContent)"
+    )
+    assert statuses == ["error", "error", "failed", "failed"]
+    page.click('#errors tr[data-error-type="RuntimeError"]')
+    error = page.text_content('#details [data-field="error"]') or ""
+    assert error.startswith("RuntimeError: outer") and "Traceback" in error
+    cause = page.text_content('#details [data-field="cause-1"]') or ""
+    assert cause.startswith("KeyError: 'inner")
+    rows = page.locator("#slowest tr[data-duration]")
+    assert rows.count() == len(expected["slowest"]) == 6
+    for index, entry in enumerate(expected["slowest"]):
+        rows.nth(index).click()
+        where = page.text_content('#details [data-field="file"]')
+        assert where == f"{entry['file']}:{entry['line']}"
+    assert "1 damaged lines skipped" in (page.text_content("#footer") or "")
+    assert watched.errors == []

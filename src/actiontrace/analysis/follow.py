@@ -86,11 +86,23 @@ def _list(root: str) -> tuple[list[TraceFile], list[str]]:
 class _Follower:
     """The polling state machine behind ``follow_records``: one ``poll()`` per round."""
 
-    __slots__ = ("done", "failed_json", "open", "orphans", "root", "skipped", "stats", "tails")
+    __slots__ = (
+        "done",
+        "failed_json",
+        "listed",
+        "open",
+        "orphans",
+        "root",
+        "skipped",
+        "stats",
+        "stop",
+        "tails",
+    )
 
-    def __init__(self, root: str, stats: ReadStats) -> None:
+    def __init__(self, root: str, stats: ReadStats, stop: threading.Event | None = None) -> None:
         self.root = root
         self.stats = stats
+        self.stop = stop
         self.tails: dict[str, _Tail] = {}
         self.open: OrderedDict[tuple[int, int], IO[bytes]] = OrderedDict()
         # Paths read to their end (a `.jsonl` whose twin must then be skipped, `.gz`, `.json`).
@@ -99,6 +111,7 @@ class _Follower:
         self.orphans: dict[str, _Tail] = {}
         self.failed_json: dict[str, tuple[int, int]] = {}
         self.skipped: set[str] = set()  # counted once each
+        self.listed: set[str] = set()  # the paths of this round's listing
 
     def close(self) -> None:
         for handle in self.open.values():
@@ -113,9 +126,8 @@ class _Follower:
             if name not in self.skipped:
                 self.skipped.add(name)
                 self.stats.skip(name)
-        listed: set[str] = set()
+        listed = self.listed = {found.path for found in files}
         for found in files:
-            listed.add(found.path)
             if found.kind == "jsonl":
                 yield from self._jsonl(found.path)
             elif found.kind == "gz":
@@ -151,7 +163,8 @@ class _Follower:
 
     def _renamed(self, identity: tuple[int, int], path: str) -> _Tail | None:
         for old, tail in self.tails.items():
-            if tail.identity == identity:
+            # A file under a new name whose old name is gone (a link beside it is not a rename).
+            if tail.identity == identity and old not in self.listed:
                 del self.tails[old]
                 tail.path = path
                 tail.name = display_path(path)
@@ -183,7 +196,8 @@ class _Follower:
         if handle is None:
             return
         handle.seek(tail.splitter.position)
-        yield from _feed(read_chunks(handle), tail.splitter, tail.name, self.stats, final=final)
+        chunks = _until(self.stop, read_chunks(handle))
+        yield from _feed(chunks, tail.splitter, tail.name, self.stats, final=final)
 
     def _release(self, tail: _Tail) -> None:
         self.open.pop(tail.identity).close()  # callers hold it open
@@ -241,7 +255,8 @@ class _Follower:
                     if not dropped:
                         break
                     skip -= dropped
-                yield from _feed(read_chunks(stream), splitter, name, self.stats, final=True)  # type: ignore[arg-type]
+                chunks = _until(self.stop, read_chunks(stream))  # type: ignore[arg-type]
+                yield from _feed(chunks, splitter, name, self.stats, final=True)
             except EOFError:
                 self.stats.damaged(name, splitter.lines + 1, torn=True)
             except _GZ_ERRORS:
@@ -285,6 +300,14 @@ class _Follower:
             else:
                 self.stats.traces += 1
                 yield record
+
+
+def _until(stop: threading.Event | None, chunks: Iterator[bytes]) -> Iterator[bytes]:
+    """``chunks`` until ``stop`` is set: a huge file never holds up a stop."""
+    for chunk in chunks:
+        if stop is not None and stop.is_set():
+            return
+        yield chunk
 
 
 def _feed(
@@ -346,7 +369,7 @@ def follow_records(
     root = _check(path, poll_interval)
     if stats is not None and not isinstance(stats, ReadStats):
         raise InvalidArgumentError(f"stats must be a ReadStats or None, got {stats!r}")
-    follower = _Follower(root, stats if stats is not None else ReadStats())
+    follower = _Follower(root, stats if stats is not None else ReadStats(), stop)
     wait = stop.wait if stop is not None else time.sleep
     try:
         while stop is None or not stop.is_set():

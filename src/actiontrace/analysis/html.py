@@ -17,7 +17,6 @@ import base64
 import hashlib
 import heapq
 import html
-import json
 import math
 import os
 import random
@@ -31,10 +30,12 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import InvalidArgumentError
+from ..output.discovery import display_path
 from ..output.reader import ReadStats, scan_traces
 from ..output.records import EXECUTION, TraceRecord, as_record
 from ..sanitize import compact_json
 from .report import DEFAULT_MAX_SAMPLES, DEFAULT_SLOWEST, ReportBuilder
+from .text import json_text
 
 __all__ = [
     "PageData",
@@ -362,7 +363,7 @@ class LiveData:
     __slots__ = ("page", "report", "source")
 
     def __init__(self, source: str) -> None:
-        self.source = source
+        self.source = display_path(source)
         self.report = _new_report_builder()
         self.page = PageData()
 
@@ -413,10 +414,11 @@ _ESCAPES = str.maketrans(
 def embed_json(value: object) -> str:
     """JSON safe to place inside ``<script type="application/json">``: no ``<``, ``>``, ``&``.
 
+    Control and bidi characters are escaped too (``json_text``).
+
     The escapes are JSON's own, so ``JSON.parse`` of the block's text gives the value back.
     """
-    text = json.dumps(value, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
-    return text.translate(_ESCAPES)
+    return json_text(value).translate(_ESCAPES)
 
 
 def _asset(name: str) -> str:

@@ -659,11 +659,11 @@ def render_report(report: Report, source: str | None = None) -> str:
     if "corrupt" in report:
         corrupt, torn = report["corrupt"], report.get("torn", 0)
         unreadable, skipped = report.get("unreadable", 0), report.get("skipped", 0)
-        lines.append(
+        text = (
             f"Skipped: {corrupt + torn} damaged lines ({corrupt} corrupt, {torn} torn), "
-            f"{unreadable + skipped} files not read ({unreadable} unreadable, {skipped} not "
-            "regular or outside the folder)"
+            f"{unreadable + skipped} files not read ({unreadable} unreadable, {skipped} other)"
         )
+        lines.append(_fit(text, WIDTH))
     lines.append("")
     actions = report.get("actions", {})
     if actions:

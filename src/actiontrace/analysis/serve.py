@@ -1,22 +1,25 @@
-"""``actiontrace serve PATH``: the HTML report, live (SPEC §10).
+"""``actiontrace serve PATH``: the HTML report, live.
 
-One background thread follows PATH (``follow_records``) and feeds the report and page
-aggregators; after each round that brought new traces it publishes a snapshot (at most every
-``publish_interval`` seconds), encoded once and shared by every client. Clients get:
+One background thread follows PATH (``follow_records``, the read path run again and again) and
+feeds the report and page aggregators; after each round that brought new traces (or new damage)
+it publishes a snapshot (at most every ``publish_interval`` seconds), encoded once and shared by
+every client. Should following ever fail, it is logged and started afresh. Clients get:
 
 * ``/`` (or ``/index.html``): the report page with the current snapshot embedded;
 * ``/data``: the current snapshot as JSON;
 * ``/events``: Server-Sent Events, one ``snapshot`` event per new snapshot;
-* ``/traces/``: the trace files under PATH (a JSON list), ``/traces/<name>``: one of them.
+* ``/traces/``: the trace files under PATH (a JSON list), ``/traces/<name>``: one of them; only
+  the files the read path reads (``discover_trace_files``: regular files, links inside PATH).
 
 Everything else is a 404; methods other than GET and HEAD are a 405. The server binds to
 127.0.0.1 unless told otherwise and then answers only requests addressed to a loopback name
-(a page of another site that rebinds its DNS name to 127.0.0.1 cannot read it).
+(a page of another site that rebinds its DNS name to 127.0.0.1 cannot read it). ``close()`` shuts
+every open connection down, so no client (idle, slow or streaming) holds the server past it.
 """
 
 from __future__ import annotations
 
-import json
+import contextlib
 import math
 import os
 import select
@@ -27,21 +30,24 @@ import urllib.parse
 from collections.abc import Callable
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from typing import Any
 
 from ..errors import InvalidArgumentError
 from ..factory import ensure_logger
+from ..output.discovery import TraceFile, discover_trace_files
+from ..output.lines import open_regular
+from ..output.reader import ReadStats
 from .follow import follow_records
 from .html import LiveData, page_security_policy, render_page
+from .text import json_text
 
 __all__ = ["DEFAULT_HOST", "DEFAULT_PORT", "LiveServer"]
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8765
 _LOOPBACK_NAMES = frozenset({"127.0.0.1", "localhost", "::1", "[::1]"})
-_CONTENT_TYPES = {".jsonl": "application/x-ndjson", ".gz": "application/gzip"}
-_TRACE_SUFFIXES = (".jsonl", ".jsonl.gz", ".json")
+_CONTENT_TYPES = {"jsonl": "application/x-ndjson", "gz": "application/gzip"}
+_JOIN_SECONDS = 1.5  # close() returns within about this, whatever the clients do
 _CLIENT_GONE = (BrokenPipeError, ConnectionResetError, ConnectionAbortedError, TimeoutError)
 
 
@@ -72,11 +78,7 @@ class _State:
 
 
 def _encode(data: dict[str, Any]) -> bytes:
-    return json.dumps(data, ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode()
-
-
-def _trace_kind(name: str) -> bool:
-    return name.lower().endswith(_TRACE_SUFFIXES)
+    return json_text(data).encode()
 
 
 class LiveServer:
@@ -122,7 +124,8 @@ class LiveServer:
         self.keepalive = keepalive
         self.logger = ensure_logger(logger, "logger")
         self._live = LiveData(self.path)
-        self._state = _State(self._live.data(live=True))
+        self._stats = ReadStats()
+        self._state = _State(self._live.data(live=True, extra=self._stats.counts()))
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self._server: _Server | None = None
@@ -166,9 +169,10 @@ class LiveServer:
         if server is not None:
             if self._threads and self._threads[1].is_alive():
                 server.shutdown()
+            server.close_connections()  # a slow or idle client's read ends now
             server.server_close()  # joins the request threads
         for thread in self._threads:
-            thread.join(timeout=10)
+            thread.join(timeout=_JOIN_SECONDS)
 
     def __enter__(self) -> LiveServer:
         return self.start()
@@ -179,52 +183,63 @@ class LiveServer:
     # -- following --------------------------------------------------------------------------------
 
     def _follow(self) -> None:
-        live, state = self._live, self._state
+        while not self._stop.is_set():
+            try:
+                self._follow_once()
+            except Exception:
+                self.logger.error(
+                    "actiontrace serve: following %s failed", self.path, exc_info=True
+                )
+                # Start afresh (a new reading counts everything again, nothing twice).
+                self._live = LiveData(self.path)
+                self._stats = ReadStats()
+                self._stop.wait(max(self.poll_interval, 1.0))
+
+    def _follow_once(self) -> None:
+        live, state, stats = self._live, self._state, self._stats
         dirty = True  # the first round publishes even an empty folder
         last = 0.0
-        try:
-            for record in follow_records(
-                self.path, poll_interval=self.poll_interval, stop=self._stop
-            ):
-                if record is not None:
-                    live.add(record.trace, record.file, record.line)
-                    dirty = True
-                elif dirty and time.monotonic() - last >= self.publish_interval:
-                    state.publish(live.data(live=True))
-                    dirty = False
-                    last = time.monotonic()
-        except Exception:
-            self.logger.error("actiontrace serve: following %s failed", self.path, exc_info=True)
+        seen = stats.counts()
+        for record in follow_records(
+            self.path, poll_interval=self.poll_interval, stop=self._stop, stats=stats
+        ):
+            if record is not None:
+                live.add(record)
+                dirty = True
+                continue
+            counts = stats.counts()
+            if counts != seen:  # new damage is news too
+                dirty, seen = True, counts
+            if dirty and time.monotonic() - last >= self.publish_interval:
+                state.publish(live.data(live=True, extra=counts))
+                dirty = False
+                last = time.monotonic()
 
     # -- what the handler serves ------------------------------------------------------------------
 
+    def _discovered(self) -> list[TraceFile]:
+        try:
+            return discover_trace_files(self.path).files
+        except OSError:
+            return []
+
     def trace_files(self) -> list[str]:
-        """List the trace files under ``path``, relative to it (a file: its own name)."""
-        root = Path(self.path)
-        if root.is_file():
-            return [root.name]
-        found: list[str] = []
-        for folder, dirs, names in os.walk(root):
-            dirs.sort()
-            found.extend(
-                Path(folder, name).relative_to(root).as_posix()
-                for name in names
-                if _trace_kind(name)
-            )
-        return sorted(found)
+        """List the trace files under ``path``, relative to it (a file: its own name).
 
-    def trace_file(self, relative: str) -> Path | None:
-        """Resolve ``relative`` to a trace file under ``path``; ``None`` for anything else.
-
-        Resolved with every symlink followed; it must stay inside ``path`` (or be ``path``).
+        Exactly the files the read path reads (``discover_trace_files``), in its order.
         """
-        root = Path(os.path.realpath(self.path))
-        if root.is_file():
-            return root if relative == Path(self.path).name else None
-        candidate = Path(os.path.realpath(root / relative))
-        if root not in candidate.parents or not candidate.is_file():
-            return None
-        return candidate if _trace_kind(candidate.name) else None
+        return [found.relative for found in self._discovered()]
+
+    def trace_file(self, relative: str) -> TraceFile | None:
+        """Return the trace file listed as ``relative``; ``None`` for anything else.
+
+        Only names ``trace_files()`` lists are served: nothing outside ``path``, no hidden
+        folder, no FIFO or device, no link leading out.
+        """
+        for found in self._discovered():
+            if found.relative == relative:
+                return found
+        return None
 
 
 class _Server(ThreadingHTTPServer):
@@ -235,9 +250,29 @@ class _Server(ThreadingHTTPServer):
 
     def __init__(self, app: LiveServer) -> None:
         self.app = app
+        self._connections: set[socket.socket] = set()
+        self._connections_lock = threading.Lock()
         if ":" in app.host:
             self.address_family = socket.AF_INET6
         super().__init__((app.host, app.port), _Handler)
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        with self._connections_lock:
+            self._connections.add(request)
+        super().process_request(request, client_address)
+
+    def shutdown_request(self, request: Any) -> None:
+        with self._connections_lock:
+            self._connections.discard(request)
+        super().shutdown_request(request)
+
+    def close_connections(self) -> None:
+        """Shut every open connection down: a handler blocked reading returns at once."""
+        with self._connections_lock:
+            connections = list(self._connections)
+        for connection in connections:
+            with contextlib.suppress(OSError):  # already closed by its handler
+                connection.shutdown(socket.SHUT_RDWR)
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         # The default prints a traceback on stderr; a client going away is not news.
@@ -294,7 +329,7 @@ class _Handler(BaseHTTPRequestHandler):
         elif path == "/events":
             self.stream_events(head)
         elif path == "/traces/":
-            listing = json.dumps(app.trace_files(), ensure_ascii=False).encode()
+            listing = json_text(app.trace_files()).encode()
             self.send_body(listing, "application/json", head)
         elif path is not None and path.startswith("/traces/"):
             target = app.trace_file(path[len("/traces/") :])
@@ -347,18 +382,19 @@ class _Handler(BaseHTTPRequestHandler):
         if not head:
             self.write_quietly(body)
 
-    def send_file(self, target: Path, head: bool) -> None:
-        """Stream a trace file."""
+    def send_file(self, target: TraceFile, head: bool) -> None:
+        """Stream a trace file (a regular file only, checked on the open descriptor)."""
         try:
-            handle = target.open("rb")
+            handle = open_regular(target.path)
         except OSError:
+            handle = None
+        if handle is None:
             self.send_plain(HTTPStatus.NOT_FOUND, "not found")
             return
         with handle:
             size = os.fstat(handle.fileno()).st_size
-            suffix = target.suffix.lower()
             self.send_response(HTTPStatus.OK)
-            self.common_headers(_CONTENT_TYPES.get(suffix, "application/json"))
+            self.common_headers(_CONTENT_TYPES.get(target.kind, "application/json"))
             self.send_header("Content-Length", str(size))
             self.end_headers()
             if head:

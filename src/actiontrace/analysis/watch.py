@@ -1,52 +1,35 @@
-"""The ``tail`` and ``serve`` subcommands (SPEC §10), registered into the ``actiontrace`` CLI.
+"""The ``tail`` and ``serve`` subcommands, registered into the ``actiontrace`` CLI.
 
 ``register(subparsers)`` follows the CLI's extension contract (see ``actiontrace.cli``). Both
 commands end cleanly on Ctrl-C with exit code 0; a closed output pipe is left to the CLI (quiet).
+``tail`` without ``-f`` on a path that holds no traces exits 2 with a one-line message, like
+``report``. What it prints is safe: control and bidi characters escaped, ``--json`` strict JSON.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
-import math
 import os
 import signal
 import sys
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
-from ..pipeline.filter import action_matches
-from ..types import ExecutionStatus
+from ..output.reader import ReadStats
+from ..output.records import TraceRecord, as_record
 from .follow import follow_records
+from .select import STATUS_CHOICES, parse_pattern, parse_statuses, selector
 from .serve import LiveServer
-from .show import printable
+from .text import json_text, printable
 
 __all__ = ["format_line", "register"]
-
-_STATUSES = tuple(status.value for status in ExecutionStatus)
 
 
 def _error(message: str, code: int = 2) -> int:
     print(f"actiontrace: error: {' '.join(message.split())}", file=sys.stderr)
     return code
-
-
-def _statuses(text: str) -> frozenset[str]:
-    wanted = frozenset(part.strip() for part in text.split(",") if part.strip())
-    unknown = sorted(wanted.difference(_STATUSES))
-    if not wanted or unknown:
-        raise argparse.ArgumentTypeError(
-            f"unknown status {', '.join(unknown) or repr(text)}; choose from {', '.join(_STATUSES)}"
-        )
-    return wanted
-
-
-def _pattern(text: str) -> str:
-    if not text:
-        raise argparse.ArgumentTypeError("the pattern must not be empty")
-    return text
 
 
 def _interval(text: str) -> float:
@@ -81,13 +64,13 @@ def register(subparsers: Any) -> None:
     tail.add_argument("path", metavar="PATH", help="a trace file or a folder of them")
     tail.add_argument("-f", "--follow", action="store_true", help="wait for new traces")
     tail.add_argument(
-        "--action", type=_pattern, metavar="PATTERN", help="only actions matching (* wildcard)"
+        "--action", type=parse_pattern, metavar="PATTERN", help="only actions matching (* wildcard)"
     )
     tail.add_argument(
         "--status",
-        type=_statuses,
+        type=parse_statuses,
         metavar="STATUS",
-        help=f"only these statuses, comma-separated ({', '.join(_STATUSES)})",
+        help=f"only these statuses, comma-separated ({', '.join(STATUS_CHOICES)})",
     )
     tail.add_argument("--json", action="store_true", help="print each trace as one JSON line")
     tail.add_argument(
@@ -110,12 +93,8 @@ def register(subparsers: Any) -> None:
 # -- tail ------------------------------------------------------------------------------------------
 
 
-def _get(mapping: object, key: str) -> Any:
-    return mapping.get(key) if isinstance(mapping, Mapping) else None
-
-
-def _wall_time(epoch_ns: object) -> str:
-    if isinstance(epoch_ns, bool) or not isinstance(epoch_ns, int):
+def _wall_time(epoch_ns: int | None) -> str:
+    if epoch_ns is None:
         return "-" * 23
     seconds, rest = divmod(epoch_ns, 1_000_000_000)
     try:
@@ -125,49 +104,41 @@ def _wall_time(epoch_ns: object) -> str:
     return f"{shown}.{rest // 1_000_000:03d}"
 
 
-def _duration(value: object) -> str:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or math.isnan(value):
+def _duration(value: float | None) -> str:
+    if value is None:
         return "-"
     return f"{value:.3f} ms" if value < 1 else f"{value:.2f} ms"
 
 
-def _text(value: object) -> str:
-    return printable(value) if isinstance(value, str) else "?"
+def format_line(trace: TraceRecord | Mapping[str, Any]) -> str:
+    """One ``tail`` line (a record, or a trace dict).
 
-
-def format_line(trace: Mapping[str, Any]) -> str:
-    """One ``tail`` line: local wall time, status, action, actor, duration in ms, trace id."""
-    meta = trace.get("metadata")
-    execution = trace.get("execution")
-    parts = [
-        _wall_time(_get(execution, "startEpochNs")),
-        _text(_get(execution, "status")).ljust(7),
-        _text(_get(meta, "actionId")).ljust(18),
-        _text(_get(meta, "actorId")).ljust(10),
-        _duration(_get(execution, "duration")).rjust(11),
-    ]
-    trace_id = _get(meta, "traceId")
-    if isinstance(trace_id, str):
-        parts.append(printable(trace_id))
+    An execution trace: local wall time, status, action, actor, duration in ms, trace id. A
+    structured trace: wall time, its root status, root operation, span count, duration, trace
+    id. Anything else: its type and file position.
+    """
+    record = trace if type(trace) is TraceRecord else as_record(trace)
+    if record is None:
+        return "-" * 23 + "  not a trace"
+    if record.is_execution:
+        middle = [
+            printable(record.status).ljust(7),
+            printable(record.action_id).ljust(18),
+            printable(record.actor_id).ljust(10),
+        ]
+    elif record.is_structured:
+        spans = f"{record.span_count} span{'' if record.span_count == 1 else 's'}"
+        middle = [
+            printable(record.status).ljust(7),
+            printable(record.operation or "(no spans)").ljust(18),
+            spans.ljust(10),
+        ]
+    else:
+        middle = [printable(record.kind).ljust(7), printable(record.action_id).ljust(18)]
+    parts = [_wall_time(record.start_epoch_ns), *middle, _duration(record.duration).rjust(11)]
+    if record.trace_id is not None:
+        parts.append(printable(record.trace_id))
     return "  ".join(parts).rstrip()
-
-
-def _selector(args: argparse.Namespace) -> Callable[[Mapping[str, Any]], bool]:
-    pattern: str | None = args.action
-    statuses: frozenset[str] | None = args.status
-    matches: Callable[[str, str], bool] | None = None
-    if pattern is not None:
-        matches = action_matches
-
-    def wanted(trace: Mapping[str, Any]) -> bool:
-        if statuses is not None and _get(trace.get("execution"), "status") not in statuses:
-            return False
-        if pattern is not None and matches is not None:
-            action = _get(trace.get("metadata"), "actionId")
-            return isinstance(action, str) and matches(pattern, action)
-        return True
-
-    return wanted
 
 
 def run_tail(args: argparse.Namespace) -> int:
@@ -175,11 +146,12 @@ def run_tail(args: argparse.Namespace) -> int:
     path: str = args.path
     if not os.path.exists(path):
         return _error(f"no such file or directory: {path}")
-    wanted = _selector(args)
+    wanted = selector(args.action, args.status)
     reconfigure = getattr(sys.stdout, "reconfigure", None)
     if reconfigure is not None:
         reconfigure(errors="backslashreplace")  # an id the terminal cannot encode still prints
-    records = follow_records(path, poll_interval=args.interval)
+    stats = ReadStats()
+    records = follow_records(path, poll_interval=args.interval, stats=stats)
     try:
         while True:
             record = next(records)  # never exhausted: it follows until closed
@@ -187,17 +159,17 @@ def run_tail(args: argparse.Namespace) -> int:
                 if not args.follow:
                     break
                 continue
-            if not wanted(record.trace):
+            if not wanted(record):
                 continue
-            if args.json:
-                text = json.dumps(record.trace, separators=(",", ":"), allow_nan=True)
-            else:
-                text = format_line(record.trace)
-            print(text, flush=True)
+            print(json_text(record.trace) if args.json else format_line(record), flush=True)
     except KeyboardInterrupt:
         return 0
     finally:
         records.close()
+    if not stats.traces:
+        skipped = stats.damaged_lines + stats.skipped_files
+        detail = f" ({skipped} damaged lines or skipped files)" if skipped else ""
+        return _error(f"no traces found in {path}{detail}")
     return 0
 
 

@@ -39,6 +39,7 @@ __all__ = [
     "EXECUTION",
     "MAX_DEPTH",
     "MAX_ERROR_CHAIN",
+    "SPAN_STATUSES",
     "STATUSES",
     "STRUCTURED_TYPES",
     "ErrorView",
