@@ -277,6 +277,39 @@ def test_diff_says_sampled_runs_are_compared_as_kept(
                 return _trace("core:go", 1.0)
 
         sampler.write_trace(Kept())
+    with open(base / "run.jsonl", "a", encoding="utf-8") as handle:
+        handle.write("{torn\n")
     code, out, _ = _cli(capsys, "diff", str(base), str(tmp_path / "new"))
     assert code == 0
     assert "Sampled traces are compared as kept" in out
+    assert "Damaged lines skipped: 1 in the base run, 0 in the new." in out
+    code, out, _ = _cli(capsys, "check", str(base))
+    assert code == 0 and "1 damaged lines skipped" in out.splitlines()[0]
+
+
+def test_load_run_bounds_the_durations_it_keeps(tmp_path: Path) -> None:
+    from actiontrace.analysis.runs import load_run
+
+    traces = [_trace("core:go", float(ms)) for ms in range(1, 1001)]
+    traces.append({"metadata": {"actionId": "core:go", "traceType": "execution"}})  # no duration
+    traces.append({"metadata": {"actionId": "core:go", "traceType": "structured"}, "spans": []})
+    run = load_run(_write(tmp_path / "run", traces), max_samples=100)
+    action = run.actions["core:go"]
+    assert action.count == 1001 and run.traces == 1001
+    assert len(action.durations) == 100 and action.seen == 1000
+    assert set(action.durations) <= {float(ms) for ms in range(1, 1001)}
+    assert 300 < (action.percentile(50) or 0) < 700
+
+
+def test_an_unreadable_run_is_a_usage_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from actiontrace.analysis import runs
+
+    def refuse(path: str, **kwargs: Any) -> Any:
+        raise PermissionError(13, "Permission denied", path)
+
+    monkeypatch.setattr(runs, "load_run", refuse)
+    run = _write(tmp_path / "run", [_trace("core:go", 1.0)])
+    assert main(["check", str(run)]) == 2
+    assert "cannot read" in capsys.readouterr().err

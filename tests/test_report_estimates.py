@@ -114,7 +114,7 @@ def test_a_run_of_100000_sampled_at_10_percent_is_estimated_within_5_percent(
     assert main(["report", str(tmp_path), "--html", str(page)]) == 0
     capsys.readouterr()
     html = page.read_text(encoding="utf-8")
-    assert '"estimated":true' in html and "Traces (estimated)" in html
+    assert '"estimated":true' in html and "Execution traces (estimated)" in html
 
 
 def test_weighted_percentiles_and_counts_follow_the_documented_definition() -> None:
@@ -149,3 +149,24 @@ def test_an_unsampled_run_is_reported_exactly_and_unlabelled() -> None:
     assert "estimated" not in report and "kept" not in report["actions"]["core:go"]
     assert report["total"] == 5 and report["actions"]["core:go"]["count"] == 5
     assert "estimated" not in render_report(report)
+
+
+def test_past_max_samples_the_weighted_reservoir_still_estimates() -> None:
+    rng = random.Random(4)
+    traces = []
+    for _ in range(4000):
+        duration = rng.uniform(0, 100)
+        kept_by_rate = rng.random() < 0.5
+        traces.append(
+            {
+                "metadata": {"actionId": "core:go", "traceType": "execution"},
+                "execution": {"duration": duration, "status": "success"},
+                "sampling": {"reason": "rate" if kept_by_rate else "slow", "rate": 0.5},
+            }
+        )
+    report = build_report(traces, max_samples=500)
+    row = report["actions"]["core:go"]
+    weights = sum(2 if t["sampling"]["reason"] == "rate" else 1 for t in traces)
+    assert row["count"] == weights and row["kept"] == 4000  # counts stay exact
+    assert row["p50"] == pytest.approx(50, abs=8)  # percentiles from the 500-sample reservoir
+    assert row["max"] == max(t["execution"]["duration"] for t in traces)

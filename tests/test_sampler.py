@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import random
+import signal
 import subprocess
 import sys
 import threading
@@ -661,3 +663,30 @@ def test_invalid_arguments_name_the_argument(kwargs: dict[str, Any], name: str) 
 def test_an_output_must_have_write_trace() -> None:
     with pytest.raises(InvalidArgumentError, match="output"):
         TailSampler(object())
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_a_forked_child_gets_a_working_sampler_without_the_parents_held_traces() -> None:
+    out = Collect()
+    sampler = TailSampler(out, rate=0.0)
+    _flood(sampler, _trace("core:loop"), 2, outcome="failed")
+    assert sampler.pending == 2
+    # Fork while the sampler's lock is held, as another thread of the game might hold it.
+    sampler._lock.acquire()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child reports through its exit code
+        code = 1
+        try:
+            signal.alarm(10)  # a lock inherited locked would hang here: fail, do not hang
+            if sampler.pending == 0:
+                sampler.write_trace(_trace("child:boom", outcome="error"))
+                if [item.trace.action_id for item in out.got] == ["child:boom"]:
+                    code = 0
+        finally:
+            os._exit(code)
+    sampler._lock.release()
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert sampler.pending == 2 and out.got == []  # the parent's held traces stay the parent's
+    sampler.close()
+    assert len(out.got) == 2

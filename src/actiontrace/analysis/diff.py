@@ -92,6 +92,10 @@ def compare_runs(base: Run, new: Run, *, alpha: float = ALPHA) -> dict[str, Any]
         "alpha": alpha,
         "test": "two-sided Mann-Whitney U, Holm-Bonferroni across actions",
         "sampled": bool(base.sampled or new.sampled),
+        "damaged": {
+            "base": base.stats.corrupt + base.stats.torn,
+            "new": new.stats.corrupt + new.stats.torn,
+        },
         "actions": rows,
     }
 
@@ -150,6 +154,12 @@ def _notes(document: dict[str, Any]) -> list[str]:
     ]
     if document["sampled"]:
         notes.append("Sampled traces are compared as kept (not weighted by their sampling rate).")
+    damaged = document["damaged"]
+    if damaged["base"] or damaged["new"]:
+        notes.append(
+            f"Damaged lines skipped: {damaged['base']} in the base run, "
+            f"{damaged['new']} in the new."
+        )
     return notes
 
 

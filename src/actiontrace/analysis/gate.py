@@ -101,7 +101,12 @@ _LABELS = {"p95": "p95", "p99": "p99", "errorRate": "error rate"}
 
 def _text(run: Run, limits: Limits, violations: list[Violation], table: dict[str, Any]) -> str:
     estimated = " (estimated from sampled traces)" if run.weighted else ""
-    lines = [f"check {printable(run.path)}: {run.traces} traces, {len(table)} actions{estimated}"]
+    damaged = run.stats.corrupt + run.stats.torn
+    skipped = f", {damaged} damaged lines skipped" if damaged else ""
+    lines = [
+        f"check {printable(run.path)}: {run.traces} traces, {len(table)} actions"
+        f"{estimated}{skipped}"
+    ]
     for violation in violations:
         lines.append(
             f"FAIL {printable(violation.action)}: {_LABELS[violation.figure]} "

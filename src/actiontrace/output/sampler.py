@@ -38,8 +38,10 @@ import hashlib
 import json
 import logging
 import math
+import os
 import threading
 import time
+import weakref
 from collections import OrderedDict
 from collections.abc import Mapping
 from types import TracebackType
@@ -64,6 +66,7 @@ _GOLDEN: Final = 0x9E3779B97F4A7C15
 _THRESHOLD_CACHE_LIMIT: Final = 4096
 _DEFAULT_TIMEOUT: Final = 10.0
 _monotonic = time.monotonic
+_LIVE: weakref.WeakSet[TailSampler] = weakref.WeakSet()
 _UNKNOWN: Final = object()
 
 
@@ -333,6 +336,7 @@ class TailSampler:
         self._counts = {"kept": 0, "sampledOut": 0, **dict.fromkeys(_STAT_KEYS.values(), 0)}
         self._log = SafeLog(logging.getLogger("actiontrace"))
         atexit.register(self._close_at_exit)
+        _LIVE.add(self)
 
     # -- configuration -----------------------------------------------------------------------------
 
@@ -640,6 +644,16 @@ class TailSampler:
     def _close_at_exit(self) -> None:
         self.close()
 
+    def _after_fork(self) -> None:
+        """In a forked child: a fresh lock, and none of the parent's held traces.
+
+        The lock may have been held by a thread that does not exist here; the held traces are
+        the parent's, which the parent decides and writes.
+        """
+        self._lock = threading.Lock()
+        self._trees = OrderedDict()
+        self._held = 0
+
     @property
     def closed(self) -> bool:
         """Whether ``close()`` has been called."""
@@ -658,3 +672,12 @@ class TailSampler:
 
     def __repr__(self) -> str:
         return f"TailSampler({self._output!r}, rate={self._rate!r}, seed={self._seed!r})"
+
+
+def _reset_after_fork() -> None:
+    for sampler in list(_LIVE):
+        sampler._after_fork()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_reset_after_fork)
