@@ -18,7 +18,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from actiontrace import ActionExecutionTrace, StructuredTrace
+from actiontrace import ActionExecutionTrace, InvalidArgumentError, StructuredTrace
 from actiontrace.analysis.duckdb_engine import (
     EXTRA_MESSAGE,
     MissingExtraError,
@@ -269,15 +269,26 @@ def test_every_damaged_line_kind_counts_and_no_trace_figure_moves(tmp_path: Path
     lines = [json.dumps(good[0]).encode(), *DAMAGED_LINES.values()]
     lines += [b"x" * (MAX_LINE_BYTES + 10)]  # longer than a line may be
     lines += [json.dumps(trace).encode() for trace in good[1:]]
+    # Not damage: a trace without ids (the slowest), one of another type, odd spans.
+    lines += [
+        b'{"metadata":{"traceType":"execution","actionId":"core:go"},"execution":{"duration":99}}',
+        b'{"metadata":{"traceType":"replay"},"spans":[{"operation":"x","duration":1}]}',
+        b'{"metadata":{"traceType":"structured"},"spans":[1,{"operation":"load","duration":2,'
+        b'"status":"error"},{"duration":-1,"status":"odd"}]}',
+        b'{"metadata":{"traceType":"structured"},"spans":{"not":"a list"}}',
+    ]
     (folder / "t.jsonl").write_bytes(b"\n".join(lines) + b"\n")
     python = json_report(folder, "python")
     files = json_report(folder, "duckdb")
-    assert python["total"] == 6
+    assert python["total"] == 7
+    assert python["traceTypes"] == {"execution": 7, "replay": 1, "structured": 2}
+    assert python["operations"]["load"]["errors"] == 1 and "?" in python["operations"]
+    assert "traceId" not in python["slowest"][0]
     assert python["damagedLines"] == len(DAMAGED_LINES) - 1 + 1  # the blank line is no damage
     assert files == python
     # The slowest traces point at their real lines, after the overlong one DuckDB skipped.
     where = {entry["line"] for entry in files["slowest"]}
-    assert where == {1, *range(len(lines) - 4, len(lines) + 1)}
+    assert where == {1, *range(len(lines) - 8, len(lines) - 3), len(lines) - 3}
 
 
 def _spec(n: int) -> dict[str, Any]:
@@ -301,10 +312,18 @@ def test_files_duckdb_cannot_read_go_to_the_python_reader(tmp_path: Path) -> Non
     (folder / "a[1]*.jsonl").write_text("\n".join(lines[:2]) + "\n", encoding="utf-8")
     packed = gzip.compress(("\n".join(lines[2:]) + "\n").encode())
     (folder / "b.jsonl.gz").write_bytes(packed[: len(packed) - 12])
+    # Beside them, files DuckDB reads whole (plain and gzip), and a link leading out.
+    (folder / "c.jsonl").write_text(lines[0] + "\n", encoding="utf-8")
+    (folder / "d.jsonl.gz").write_bytes(gzip.compress((lines[1] + "\n").encode()))
+    outside = tmp_path / "outside.jsonl"
+    outside.write_text(lines[2] + "\n", encoding="utf-8")
+    (folder / "e.jsonl").symlink_to(outside)
     python = json_report(folder, "python")
     files = json_report(folder, "duckdb")
-    assert python["torn"] == 1 and python["total"] >= 2
+    assert python["torn"] == 1 and python["total"] >= 4 and python["skipped"] == 1
     assert files == python
+    with pytest.raises(InvalidArgumentError):
+        report_duckdb(folder, slowest=-1)
 
 
 # -- Parquet ----------------------------------------------------------------------------------

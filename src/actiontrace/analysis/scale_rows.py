@@ -22,10 +22,6 @@ def _json(value: object) -> str | None:
     return None if value is None else compact_json(value)
 
 
-def _text(value: object) -> str | None:
-    return value if type(value) is str else None
-
-
 def trace_row(record: TraceRecord, seq: int) -> Row:
     """Return the row of ``traces.parquet`` for an execution trace record."""
     error = record.trace.get("error")

@@ -18,7 +18,6 @@ __all__ = [
     "REPORT_QUERIES",
     "SPAN_COLUMNS",
     "TRACE_COLUMNS",
-    "create_table_sql",
 ]
 
 TRACE_COLUMNS: tuple[tuple[str, str, str], ...] = (
@@ -74,12 +73,6 @@ SPAN_COLUMNS: tuple[tuple[str, str, str], ...] = (
 """``spans.parquet``: one row per span of every trace that is not an execution trace; a trace
 without spans (or of a type without them) has one row whose span columns (``spanIndex`` on) are
 null, so every trace is counted."""
-
-
-def create_table_sql(name: str, columns: tuple[tuple[str, str, str], ...]) -> str:
-    """``CREATE TEMP TABLE name (...)`` with ``columns``' names (quoted) and types."""
-    body = ", ".join(f'"{column}" {kind}' for column, kind, _ in columns)
-    return f"CREATE OR REPLACE TEMP TABLE {name} ({body})"
 
 
 # A trace a sampler kept by rate r stands for 1/r traces; every other trace for itself. This is
