@@ -278,8 +278,8 @@ def test_every_damaged_line_kind_counts_and_no_trace_figure_moves(tmp_path: Path
         b'{"metadata":{"traceType":"structured"},"spans":{"not":"a list"}}',
     ]
     (folder / "t.jsonl").write_bytes(b"\n".join(lines) + b"\n")
-    python = json_report(folder, "python")
-    files = json_report(folder, "duckdb")
+    python, files, exported = three_reports(folder, tmp_path / "parquet")
+    assert exported == python
     assert python["total"] == 7
     assert python["traceTypes"] == {"execution": 7, "replay": 1, "structured": 2}
     assert python["operations"]["load"]["errors"] == 1 and "?" in python["operations"]
@@ -413,6 +413,10 @@ def test_duckdb_text_report_and_usage_errors(demo_traces: Path, tmp_path: Path) 
     assert code == 0 and page.stat().st_size > 0 and "Actions (execution traces)" in out
     code, _, err = run_cli("export", str(empty), "--to", "parquet", "--out", str(tmp_path / "o"))
     assert code == 2 and "no traces" in err
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder", encoding="utf-8")
+    code, _, err = run_cli("export", str(demo_traces), "--to", "parquet", "--out", str(blocker))
+    assert code == 2 and "a-file" in err
 
 
 def test_damage_is_labelled_with_the_engine_that_counted_it(tmp_path: Path) -> None:
