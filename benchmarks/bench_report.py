@@ -9,15 +9,22 @@ errors, every 4th one a child of the one before) in one JSON Lines file, then, m
 4. read + report + page aggregation (``page_data``): what ``report --html`` does;
 5. the HTML page for those traces: its size (target < 5 MB) and, when the system Chromium is
    there, the time to open and draw it (target < 3 s).
+
+``--baseline REV`` (or ``ACTIONTRACE_BENCH_BASELINE=REV``) also measures (2) and (4) with the
+package as it was at git revision REV, in a child process over the same file in the same run, and
+prints the ratio: reading through the hardened read path must keep report aggregation at least as
+fast as before it (ratio >= 1.0 within noise).
 """
 
 from __future__ import annotations
 
 import inspect
+import json
 import os
 import random
 import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -29,10 +36,10 @@ from _common import Row, header, is_quick, pick, print_table
 from actiontrace import ActionExecutionTrace
 from actiontrace.analysis.html import page_data, render_page
 from actiontrace.analysis.report import build_report, report_path
-from actiontrace.output import reader as _reader
-from actiontrace.output.reader import read_traces, scan_traces
+from actiontrace.output import records as _records
+from actiontrace.output.reader import scan_traces
 
-FAST = _reader._fast_loads is not None
+FAST = _records._fast_loads is not None
 
 ACTIONS = ("core:go", "core:take", "core:look", "core:talk", "core:attack", "magic:cast")
 TARGET_RATE = 50_000
@@ -80,9 +87,59 @@ def best_of(fn: Callable[[], object], repeats: int) -> float:
 
 
 def aggregate_only(folder: Path, repeats: int) -> float:
-    """Median seconds of ``build_report`` over traces parsed beforehand."""
-    parsed = list(read_traces(folder))
+    """Median seconds of ``build_report`` over records read beforehand."""
+    parsed = list(scan_traces(folder, fast=True))
     return best_of(lambda: build_report(parsed), repeats)
+
+
+_BASELINE_CODE = """
+import json, statistics, sys, time
+from actiontrace.analysis.html import page_data
+from actiontrace.analysis.report import report_path
+folder, repeats = sys.argv[1], int(sys.argv[2])
+def best(fn):
+    runs = []
+    for _ in range(repeats):
+        start = time.perf_counter(); fn(); runs.append(time.perf_counter() - start)
+    return statistics.median(runs)
+print(json.dumps([best(lambda: report_path(folder)), best(lambda: page_data(folder))]))
+"""
+
+
+def baseline_revision() -> str | None:
+    """The git revision to compare with (``--baseline REV`` or the environment), if any."""
+    argv = sys.argv[1:]
+    if "--baseline" in argv:
+        index = argv.index("--baseline")
+        if index + 1 < len(argv):
+            return argv[index + 1]
+    return os.environ.get("ACTIONTRACE_BENCH_BASELINE") or None
+
+
+def baseline_seconds(revision: str, folder: Path, repeats: int) -> tuple[float, float] | None:
+    """Median seconds of ``report_path`` and ``page_data`` with the package at ``revision``."""
+    repo = Path(__file__).resolve().parent.parent
+    with tempfile.TemporaryDirectory() as temp:
+        archive = subprocess.run(
+            ["git", "-C", str(repo), "archive", revision, "src"], capture_output=True, check=False
+        )
+        if archive.returncode != 0:
+            print(f"   (baseline {revision}: {archive.stderr.decode(errors='replace').strip()})")
+            return None
+        subprocess.run(["tar", "-x", "-C", temp], input=archive.stdout, check=True)
+        env = {**os.environ, "PYTHONPATH": str(Path(temp) / "src")}
+        done = subprocess.run(
+            [sys.executable, "-c", _BASELINE_CODE, str(folder), str(repeats)],
+            capture_output=True,
+            text=True,
+            env=env,
+            check=False,
+        )
+    if done.returncode != 0:
+        print(f"   (baseline {revision} failed: {done.stderr.strip()[-300:]})")
+        return None
+    report_s, page_s = json.loads(done.stdout)
+    return float(report_s), float(page_s)
 
 
 def open_seconds(page: Path) -> float | None:
@@ -128,6 +185,8 @@ def main() -> None:
         report_s = best_of(lambda: report_path(folder), repeats)
         aggregate_s = aggregate_only(folder, repeats)
         page_s = best_of(lambda: page_data(folder), repeats)
+        revision = baseline_revision()
+        before = baseline_seconds(revision, folder, repeats) if revision else None
         html = render_page(page_data(folder))
         page_file = Path(temp) / "report.html"
         page_file.write_text(html, encoding="utf-8")
@@ -158,6 +217,23 @@ def main() -> None:
         ),
         Row("read + report + page aggregation (page_data)", count / page_s, "traces/s"),
     ]
+    if before is not None:
+        rows += [
+            Row(
+                f"read + report aggregation, at {revision[:12]}",
+                count / before[0],
+                "traces/s",
+                ratio=before[0] / report_s,
+                target="ratio >= 1.0",
+                ok=before[0] / report_s >= 0.95,  # within noise of the shared machine
+            ),
+            Row(
+                f"read + report + page aggregation, at {revision[:12]}",
+                count / before[1],
+                "traces/s",
+                ratio=before[1] / page_s,
+            ),
+        ]
     print_table(f"Reading and aggregating {count:,} traces (median of {repeats})", rows)
     page_rows = [
         Row(

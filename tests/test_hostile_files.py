@@ -510,11 +510,11 @@ def test_an_unfinished_long_line_is_read_once_not_on_every_poll(
     try:
 
         def one_round() -> int:
-            found = 0
+            found: list[object] = []
             for record in records:
                 if record is None:
-                    return found
-                found += 1
+                    return len(found)
+                found.append(record)
             raise AssertionError("the follower ended")  # pragma: no cover
 
         assert one_round() == 1
@@ -559,7 +559,7 @@ def test_an_overlong_unfinished_line_is_dropped_as_it_grows_and_counted_once(
     assert stats.corrupt == 1
 
 
-# -- memory: children under RLIMIT_AS ---------------------------------------------------------------
+# -- memory: children under RLIMIT_AS --------------------------------------------------------------
 
 
 def limited(code: str, *args: str) -> subprocess.CompletedProcess[str]:
@@ -645,7 +645,7 @@ def test_tail_follow_holds_a_growing_unfinished_line_in_bounded_memory(tmp_path:
     assert done.stdout.split() == ["2", "1"]
 
 
-# -- serve: any content, and a prompt stop with slow and idle clients ------------------------------
+# -- serve: any content, and a prompt stop with slow and idle clients -----------------------------
 
 
 def start_serve(folder: Path) -> tuple[subprocess.Popen[str], str, int]:

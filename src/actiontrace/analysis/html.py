@@ -1,6 +1,6 @@
 """The HTML report (``actiontrace report PATH --html FILE``) and the page ``serve`` shows live.
 
-One streaming pass feeds two aggregators: the report of SPEC §7 (``report.py``, so the page's
+One streaming pass feeds two aggregators: the report (``report.py``, so the page's
 numbers are ``report --json``'s) and ``PageData``, which keeps what the pictures need in bounded
 memory: a log-scale latency histogram per action, counts per actor, the session's time span, at
 most a few thousand timeline bars (every error and failure up to a cap, the slowest, a uniform

@@ -1,4 +1,4 @@
-"""The report: per-action counts and latencies, error types and the slowest traces (SPEC §7).
+"""The report: per-action counts and latencies, error types and the slowest traces.
 
 ``build_report(records)`` aggregates any iterable of records (objects with a ``trace`` dict and the
 ``file`` it came from, as ``scan_traces`` yields them, or bare trace dicts) in one streaming pass.
@@ -123,7 +123,7 @@ class SlowTrace(TypedDict, total=False):
 
 
 class OperationStats(TypedDict):
-    """``report["operations"][operation]``: spans of structured traces (SPEC §9.3); ms."""
+    """``report["operations"][operation]``: spans of structured traces; ms."""
 
     count: int
     mean: float | None
@@ -133,7 +133,7 @@ class OperationStats(TypedDict):
 
 
 class Report(TypedDict, total=False):
-    """What ``build_report`` returns: SPEC §7's object plus a few more keys."""
+    """What ``build_report`` returns: the report object plus a few more keys."""
 
     total: int
     traceTypes: dict[str, int]
@@ -467,7 +467,7 @@ def build_report(
     ``file`` and ``line`` attributes, or a bare trace dict (``file`` then reads ``""``); anything
     that is not a trace is skipped. ``slowest`` is
     how many of the slowest execution traces to list; ``group_by`` names a ``customMetadata`` key
-    (SPEC §9.2) whose values split the per-action table into ``report["groups"]``.
+    whose values split the per-action table into ``report["groups"]``.
     """
     builder = ReportBuilder(slowest, group_by, max_samples)
     add, add_record = builder.add, builder.add_record

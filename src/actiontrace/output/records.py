@@ -82,9 +82,8 @@ _STRUCTURED_SET = frozenset(STRUCTURED_TYPES)
 _REASONS = frozenset(("error", "failed", "slow", "linked", "rate"))
 _BOM = b"\xef\xbb\xbf"
 _EMPTY: dict[str, Any] = {}
-# Raw-byte hints that a parsed line needs a closer look (cheap C-level searches first).
+# A raw-byte hint that a parsed line needs a closer look (after a cheap ``in`` test).
 _SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
-_HUGE_NUMBER = re.compile(rb"[0-9.][eE]\+?[0-9]{3}|[0-9]{300}")
 _SURROGATE = re.compile("[\ud800-\udfff]")
 # Nesting depth: brackets to +1 / -1 as signed bytes, everything else to 0.
 _DEPTH_TABLE = bytes(1 if c in b"[{" else 255 if c in b"]}" else 0 for c in range(256))
@@ -99,7 +98,14 @@ def _reject_constant(name: str) -> Any:
     raise _Damaged(f"{name} is not JSON")
 
 
-_DECODER = json.JSONDecoder(parse_constant=_reject_constant)
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if value in (math.inf, -math.inf):  # 1e400: valid JSON, but no float holds it
+        raise _Damaged("number too large for a float")
+    return value
+
+
+_DECODER = json.JSONDecoder(parse_constant=_reject_constant, parse_float=_finite_float)
 
 
 def _too_deep(data: bytes) -> bool:
@@ -142,18 +148,16 @@ def parse_value(data: bytes, *, fast: bool = False) -> Any:
     """
     if _too_deep(data):
         raise _Damaged("nested too deep")
-    value: Any
-    huge = _HUGE_NUMBER.search(data) is not None
-    # orjson reads a long integer as a float (inf past 1e308): such lines take the exact parser.
-    if fast and _fast_loads is not None and not huge:
+    if fast and _fast_loads is not None:
         try:
-            value = _fast_loads(data)
+            # orjson refuses NaN, infinite numbers and lone surrogates itself; what it refuses
+            # that the rules allow (an integer past 1e308) the exact parser below reads.
+            return _fast_loads(data)
         except ValueError:
-            value = _DECODER.decode(data.decode("utf-8"))
-    else:
-        value = _DECODER.decode(data.decode("utf-8"))
-    if (huge or (b"\\u" in data and _SURROGATE_ESCAPE.search(data))) and _bad_value(value):
-        raise _Damaged("lone surrogate or non-finite number")
+            pass
+    value = _DECODER.decode(data.decode("utf-8"))
+    if b"\\u" in data and _SURROGATE_ESCAPE.search(data) and _bad_value(value):
+        raise _Damaged("lone surrogate")
     return value
 
 
@@ -164,14 +168,13 @@ def parse_line(
 
     ``first``: the file's first line, which may start with a UTF-8 byte order mark.
     """
-    if first and data.startswith(_BOM):
-        data = data[len(_BOM) :]
-    if not data or data.isspace():
-        return BLANK
     try:
         value = parse_value(data, fast=fast)
     except (ValueError, RecursionError):
-        return None
+        # Only a line that does not parse can be blank or start with a byte order mark.
+        if first and data.startswith(_BOM):
+            return parse_line(data[len(_BOM) :], file, line, fast=fast)
+        return BLANK if not data or data.isspace() else None
     return make_record(value, file, line)
 
 
@@ -465,6 +468,9 @@ def _sampling(value: object) -> tuple[str | None, float | None]:
     return (reason if type(reason) is str and reason in _REASONS else None), shown_rate
 
 
+_new_record = tuple.__new__  # builds a TraceRecord without the generated __new__'s argument passing
+
+
 def make_record(value: Any, file: str, line: int) -> TraceRecord | None:
     """Return the ``TraceRecord`` of a parsed JSON value, or ``None`` when it is not a trace."""
     if type(value) is not dict:
@@ -487,26 +493,45 @@ def make_record(value: Any, file: str, line: int) -> TraceRecord | None:
     if type(error) is dict:
         error_type = _text(error.get("type"), "UnknownError")
         error_message = _text(error.get("message"), "")
-    return TraceRecord(
-        value,
-        file,
-        line,
-        kind,
-        _text(meta.get("actionId")),
-        _text(meta.get("actorId")),
-        _execution_status(execution.get("status"), value),
-        _duration(execution.get("duration")),
-        _ms(execution.get("startTime")),
-        _epoch(execution.get("startEpochNs")),
-        _id(meta.get("traceId")),
-        _id(meta.get("spanId")),
-        _id(meta.get("parentSpanId")),
-        error_type,
-        error_message,
-        reason,
-        rate,
-        None,
-        0,
+    # The hot path of every reader: the usual shapes are checked inline, odd ones by the helpers.
+    action = meta.get("actionId")
+    if type(action) is not str or not action:
+        action = "?"
+    actor = meta.get("actorId")
+    if type(actor) is not str or not actor:
+        actor = "?"
+    status = execution.get("status")
+    if type(status) is not str or status not in _STATUS_SET:
+        status = _execution_status(status, value)
+    duration = execution.get("duration")
+    if type(duration) is not float or not 0.0 <= duration <= _TIME_LIMIT:
+        duration = _duration(duration)
+    start = execution.get("startTime")
+    if type(start) is not float or not -_TIME_LIMIT <= start <= _TIME_LIMIT:
+        start = _ms(start)
+    return _new_record(
+        TraceRecord,
+        (
+            value,
+            file,
+            line,
+            kind,
+            action,
+            actor,
+            status,
+            duration,
+            start,
+            _epoch(execution.get("startEpochNs")),
+            _id(meta.get("traceId")),
+            _id(meta.get("spanId")),
+            _id(meta.get("parentSpanId")),
+            error_type,
+            error_message,
+            reason,
+            rate,
+            None,
+            0,
+        ),
     )
 
 
