@@ -19,6 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from actiontrace import ActionExecutionTrace, InvalidArgumentError, StructuredTrace
+from actiontrace.analysis import duckdb_engine
 from actiontrace.analysis.duckdb_engine import (
     EXTRA_MESSAGE,
     MissingExtraError,
@@ -304,7 +305,10 @@ def _spec(n: int) -> dict[str, Any]:
     }
 
 
-def test_files_duckdb_cannot_read_go_to_the_python_reader(tmp_path: Path) -> None:
+def test_files_duckdb_cannot_read_go_to_the_python_reader(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(duckdb_engine, "_BATCH", 2)  # rows cross over in several batches
     folder = tmp_path / "traces"
     folder.mkdir()
     lines = [json.dumps(execution_trace(_spec(n), None)[1]) for n in range(5)]
@@ -313,7 +317,9 @@ def test_files_duckdb_cannot_read_go_to_the_python_reader(tmp_path: Path) -> Non
     packed = gzip.compress(("\n".join(lines[2:]) + "\n").encode())
     (folder / "b.jsonl.gz").write_bytes(packed[: len(packed) - 12])
     # Beside them, files DuckDB reads whole (plain and gzip), and a link leading out.
-    (folder / "c.jsonl").write_text(lines[0] + "\n", encoding="utf-8")
+    nan = '{"metadata":{"traceType":"execution"},"execution":{"duration":NaN}}'
+    named = '{"metadata":{"traceType":"execution","actorId":"NaN"},"execution":{"duration":3}}'
+    (folder / "c.jsonl").write_text("\n".join([lines[0], nan, named, nan, named]) + "\n")
     (folder / "d.jsonl.gz").write_bytes(gzip.compress((lines[1] + "\n").encode()))
     outside = tmp_path / "outside.jsonl"
     outside.write_text(lines[2] + "\n", encoding="utf-8")

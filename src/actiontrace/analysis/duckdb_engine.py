@@ -298,7 +298,7 @@ def report_duckdb(
         else:
             for name in found.skipped:
                 stats.skip(name)
-            _load_files(connection, found.files, stats)
+            _load_files(connection, found.files, stats, in_folder=os.path.isdir(root))
         report = _report(connection, slowest)
     report.update(stats.counts())  # type: ignore[typeddict-item]
     return report
@@ -417,7 +417,9 @@ WHERE json_type(span) = 'OBJECT' OR (objects = 0 AND position = 0);
 """
 
 
-def _load_files(connection: Any, files: Sequence[TraceFile], stats: ReadStats) -> None:
+def _load_files(
+    connection: Any, files: Sequence[TraceFile], stats: ReadStats, *, in_folder: bool
+) -> None:
     """Load ``files`` into the report's relations, counting in ``stats`` what reading met."""
     connection.execute(_SETUP_SQL)
     by_duckdb = [(index, found.path) for index, found in enumerate(files) if _for_duckdb(found)]
@@ -426,7 +428,7 @@ def _load_files(connection: Any, files: Sequence[TraceFile], stats: ReadStats) -
     in_duckdb = {index for index, _ in by_duckdb}
     for index, found in enumerate(files):
         if index not in in_duckdb:
-            _read_python(connection, index, found, stats, in_folder=len(files) > 1)
+            _read_python(connection, index, found, stats, in_folder=in_folder)
     connection.execute(_VIEWS_SQL)
 
 
@@ -493,29 +495,38 @@ def _scan(connection: Any, files: list[tuple[int, str]]) -> None:
     _resolve_suspects(connection)
 
 
+_BATCH = 10_000  # rows moved between Python and DuckDB at a time: memory stays bounded
+
+
 def _resolve_suspects(connection: Any) -> None:
     """Let the Python reader's parser judge the lines DuckDB's parser is laxer about."""
-    cursor = connection.execute("SELECT ord, suspect FROM at_lines WHERE kind = 'suspect'")
-    verdicts: list[tuple[int, str]] = []
-    while batch := cursor.fetchmany(1000):
-        verdicts.extend(
-            (ord_, "trace" if _line_is_trace(text) else "damaged") for ord_, text in batch
-        )
-    if not verdicts:
-        return
     connection.execute("CREATE OR REPLACE TEMP TABLE at_verdicts (ord BIGINT, kind VARCHAR)")
-    connection.executemany("INSERT INTO at_verdicts VALUES (?, ?)", verdicts)
-    connection.execute(
-        "UPDATE at_lines SET kind = v.kind FROM at_verdicts AS v WHERE at_lines.ord = v.ord"
-    )
+    last = -1
+    while True:
+        batch = connection.execute(
+            "SELECT ord, suspect FROM at_lines WHERE kind = 'suspect' AND ord > $last "
+            f"ORDER BY ord LIMIT {_BATCH}",
+            {"last": last},
+        ).fetchall()
+        if not batch:
+            break
+        connection.executemany(
+            "INSERT INTO at_verdicts VALUES (?, ?)",
+            [(ord_, "trace" if _line_is_trace(text) else "damaged") for ord_, text in batch],
+        )
+        last = batch[-1][0]
+    if last >= 0:
+        connection.execute(
+            "UPDATE at_lines SET kind = v.kind FROM at_verdicts AS v WHERE at_lines.ord = v.ord"
+        )
 
 
 def _read_python(
     connection: Any, index: int, found: TraceFile, stats: ReadStats, *, in_folder: bool
 ) -> None:
-    """Read one file with the Python reader into the report's relations."""
-    trace_rows: list[tuple[Any, ...]] = []
-    other_rows: list[tuple[Any, ...]] = []
+    """Read one file with the Python reader into the report's relations, in batches."""
+    traces: list[tuple[Any, ...]] = []
+    others: list[tuple[Any, ...]] = []
     base = index << _SEQ_SHIFT
     for record in read_file_records(found, stats, fast=True, in_folder=in_folder):
         seq = base + record.line
@@ -523,16 +534,23 @@ def _read_python(
             row = trace_row(record, seq)
             # seq, file, line, traceId, actionId, actorId, status, duration, errorType,
             # errorMessage, samplingReason, samplingRate
-            trace_rows.append(tuple(row[i] for i in (0, 1, 2, 3, 6, 7, 9, 12, 13, 14, 16, 17)))
+            traces.append(tuple(row[i] for i in (0, 1, 2, 3, 6, 7, 9, 12, 13, 14, 16, 17)))
         else:
             for span in span_rows(record, seq):
-                other_rows.append(tuple(span[i] for i in (0, 1, 2, 3, 4, 5, 8, 10, 11)))
-    if trace_rows:
-        connection.executemany(
-            f"INSERT INTO at_py_traces VALUES ({', '.join('?' * 12)})", trace_rows
-        )
-    if other_rows:
-        connection.executemany(f"INSERT INTO spans VALUES ({', '.join('?' * 9)})", other_rows)
+                others.append(tuple(span[i] for i in (0, 1, 2, 3, 4, 5, 8, 10, 11)))
+        if len(traces) + len(others) >= _BATCH:
+            _insert(connection, traces, others)
+    _insert(connection, traces, others)
+
+
+def _insert(connection: Any, traces: list[tuple[Any, ...]], others: list[tuple[Any, ...]]) -> None:
+    """Insert and clear the rows gathered so far."""
+    if traces:
+        connection.executemany(f"INSERT INTO at_py_traces VALUES ({', '.join('?' * 12)})", traces)
+        traces.clear()
+    if others:
+        connection.executemany(f"INSERT INTO spans VALUES ({', '.join('?' * 9)})", others)
+        others.clear()
 
 
 def _rejected_lines(connection: Any, file: str) -> list[int]:
