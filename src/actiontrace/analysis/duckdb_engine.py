@@ -162,17 +162,20 @@ _REASON_LIST = ", ".join(f"'{reason}'" for reason in SAMPLING_REASONS)
 _COLUMNS = ", ".join(f"CAST(x[{index}] AS VARCHAR) AS c{index}" for index in _AT.values())
 
 # One pass over every line: its kind (blank, damaged, suspect, trace) and the record's fields,
-# normalised as the read path's TraceRecord normalises them. Each line is parsed once.
+# normalised as the read path's TraceRecord normalises them. Each line is parsed once, on every
+# core. Every line, blank ones too, becomes one row, and the insert keeps the files' order
+# (preserve_insertion_order), so a row's rowid is its place in the files: line numbers come from
+# it, without a row-numbering step that would make the pass run on one core.
 _LINES_SQL = f"""
 INSERT INTO at_lines
 WITH raw AS (
-    SELECT filename, ordinality AS ord, text, rest,
+    SELECT filename, text, rest,
         CASE WHEN rest IS NULL AND strlen(text) <= {MAX_LINE_BYTES}
              THEN TRY(json_extract(text, {list(_PATHS)!r})) END AS x
-    FROM {_READ_LINES} WITH ORDINALITY
+    FROM {_READ_LINES}
 ),
 parsed AS (
-    SELECT filename, ord, text, x IS NOT NULL AS ok, {_COLUMNS}
+    SELECT filename, text, x IS NOT NULL AS ok, {_COLUMNS}
     FROM raw
 ),
 typed AS (
@@ -183,7 +186,6 @@ flagged AS (
 )
 SELECT
     f.idx,
-    ord,
     CASE
         WHEN flag IS NOT NULL THEN CASE WHEN flag THEN 'suspect' ELSE 'trace' END
         WHEN text IS NULL OR trim(text, chr(32) || chr(9) || chr(10) || chr(11) || chr(12)
@@ -340,7 +342,7 @@ _GLOB_CHARS = frozenset("*?[]{}")
 _SEQ_SHIFT = 40  # seq = file index << 40 | position in the file: reading order across files
 
 _LINE_COLUMNS = (
-    "idx BIGINT, ord BIGINT, kind VARCHAR, suspect VARCHAR, traceType VARCHAR, traceId VARCHAR, "
+    "idx BIGINT, kind VARCHAR, suspect VARCHAR, traceType VARCHAR, traceId VARCHAR, "
     "actionId VARCHAR, actorId VARCHAR, status VARCHAR, duration DOUBLE, errorType VARCHAR, "
     "errorMessage VARCHAR, samplingReason VARCHAR, samplingRate DOUBLE, spans JSON"
 )
@@ -367,11 +369,11 @@ _STRUCTURED_LIST = ", ".join(f"'{kind}'" for kind in STRUCTURED_TYPES)
 # The relations the report's queries read: lines DuckDB read, and rows of the Python reader.
 _VIEWS_SQL = f"""
 CREATE OR REPLACE TEMP TABLE at_starts AS
-SELECT idx, min(ord) AS first FROM at_lines GROUP BY idx;
+SELECT idx, min(rowid) AS first FROM at_lines GROUP BY idx;
 
 CREATE OR REPLACE TEMP VIEW at_traces AS
-SELECT (l.idx << {_SEQ_SHIFT}) + (l.ord - s.first + 1) AS seq, f.path AS file,
-       l.ord - s.first + 1 AS line, l.*
+SELECT (l.idx << {_SEQ_SHIFT}) + (l.rowid - s.first + 1) AS seq, f.path AS file,
+       l.rowid - s.first + 1 AS line, l.*
 FROM at_lines AS l JOIN at_files AS f USING (idx) JOIN at_starts AS s USING (idx)
 WHERE l.kind = 'trace';
 
@@ -469,7 +471,7 @@ def _read_lines(
     except duckdb.Error:
         # A file DuckDB cannot read whole (unreadable, a damaged gzip stream): the Python reader
         # reads what it can of it and counts the rest, as the Python engine does.
-        connection.execute("DELETE FROM at_lines")
+        connection.execute(f"CREATE OR REPLACE TEMP TABLE at_lines ({_LINE_COLUMNS})")
         files = [(index, file) for index, file in files if _readable(file)]
         if not files:
             return files
@@ -504,8 +506,8 @@ def _resolve_suspects(connection: Any) -> None:
     last = -1
     while True:
         batch = connection.execute(
-            "SELECT ord, suspect FROM at_lines WHERE kind = 'suspect' AND ord > $last "
-            f"ORDER BY ord LIMIT {_BATCH}",
+            "SELECT rowid, suspect FROM at_lines WHERE kind = 'suspect' AND rowid > $last "
+            f"ORDER BY rowid LIMIT {_BATCH}",
             {"last": last},
         ).fetchall()
         if not batch:
@@ -517,7 +519,7 @@ def _resolve_suspects(connection: Any) -> None:
         last = batch[-1][0]
     if last >= 0:
         connection.execute(
-            "UPDATE at_lines SET kind = v.kind FROM at_verdicts AS v WHERE at_lines.ord = v.ord"
+            "UPDATE at_lines SET kind = v.kind FROM at_verdicts AS v WHERE at_lines.rowid = v.ord"
         )
 
 
