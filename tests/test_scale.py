@@ -125,6 +125,7 @@ DAMAGED_LINES = {
     "latin1": b'{"metadata":{"traceType":"execution","actorId":"Zo\xeb"}}',
     "surrogate": b'{"metadata":{"traceType":"execution","actorId":"\\ud800"}}',
     "blank": b"   ",
+    "empty": b"",
 }
 
 spec_strategy = st.fixed_dictionaries(
@@ -285,7 +286,8 @@ def test_every_damaged_line_kind_counts_and_no_trace_figure_moves(tmp_path: Path
     assert python["traceTypes"] == {"execution": 7, "replay": 1, "structured": 2}
     assert python["operations"]["load"]["errors"] == 1 and "?" in python["operations"]
     assert "traceId" not in python["slowest"][0]
-    assert python["damagedLines"] == len(DAMAGED_LINES) - 1 + 1  # the blank line is no damage
+    # Blank lines are no damage; the overlong line is.
+    assert python["damagedLines"] == len(DAMAGED_LINES) - 2 + 1
     assert files == python
     # The slowest traces point at their real lines, after the overlong one DuckDB skipped.
     where = {entry["line"] for entry in files["slowest"]}
@@ -478,3 +480,25 @@ def test_the_docs_quote_the_sql_the_engine_runs() -> None:
 def test_python_engine_report_path_is_what_the_cli_prints(demo_traces: Path) -> None:
     assert json_report(demo_traces, "python") == json.loads(json.dumps(report_path(demo_traces)))
     assert re.fullmatch(r"\d+", str(report_duckdb(demo_traces)["total"]))
+
+
+def test_line_numbers_hold_when_duckdb_reads_files_in_parallel(tmp_path: Path) -> None:
+    """DuckDB reads the files on several threads; every slowest trace keeps its file and line."""
+    folder = tmp_path / "traces"
+    folder.mkdir()
+    _, base = execution_trace(_spec(0), None)
+    for file in range(3):
+        lines = []
+        for n in range(4000):
+            base["metadata"]["traceId"] = f"{file:04x}{n:028x}"
+            base["execution"]["duration"] = ((n * 7919 + file * 104729) % 100_003) / 7.0
+            lines.append(json.dumps(base))
+            if n % 997 == 0:
+                lines.append("")  # blank lines count as lines too
+        (folder / f"part-{file}.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    python = report_path(folder, slowest=300)
+    files = report_duckdb(folder, slowest=300)
+    assert files["slowest"] == python["slowest"]
+    assert {entry["file"] for entry in files["slowest"]} == {
+        str(folder / f"part-{file}.jsonl") for file in range(3)
+    }

@@ -81,14 +81,14 @@ READ_KEYS = {
 }
 """Key-value metadata of ``traces.parquet``: what reading the traces met when they were exported."""
 
-# A line no DuckDB reader can split further: columns on NUL (no JSON text holds a raw NUL, so a
-# line with one lands a second column and is damaged), no quoting, every line kept in order.
-# Lines longer than the buffer are skipped by DuckDB and recorded in its rejects table.
+# Every line as one text column, blank ones included (as NULL), in order: columns split on NUL and
+# no quoting, so a line holding a raw NUL (never JSON text) has too many columns. Such lines,
+# lines longer than the limit and lines that are not UTF-8 are skipped by DuckDB and recorded in
+# its rejects table: counted as damaged, and the line numbers after them corrected.
 _READ_LINES = (
-    "read_csv($files, columns={'text': 'VARCHAR', 'rest': 'VARCHAR'}, delim=chr(0), quote='', "
-    "escape='', header=false, auto_detect=false, strict_mode=false, null_padding=true, "
-    "filename=true, max_line_size=$max_line, store_rejects=true, rejects_scan='at_scans', "
-    "rejects_table='at_rejects')"
+    "read_csv($files, columns={'text': 'VARCHAR'}, delim=chr(0), quote='', escape='', "
+    "header=false, auto_detect=false, filename=true, max_line_size=$max_line, "
+    "store_rejects=true, rejects_scan='at_scans', rejects_table='at_rejects')"
 )
 
 # A string at $.metadata.traceType implies that the line is an object and its metadata one too.
@@ -169,8 +169,8 @@ _COLUMNS = ", ".join(f"CAST(x[{index}] AS VARCHAR) AS c{index}" for index in _AT
 _LINES_SQL = f"""
 INSERT INTO at_lines
 WITH raw AS (
-    SELECT filename, text, rest,
-        CASE WHEN rest IS NULL AND strlen(text) <= {MAX_LINE_BYTES}
+    SELECT filename, text,
+        CASE WHEN strlen(text) <= {MAX_LINE_BYTES}
              THEN TRY(json_extract(text, {list(_PATHS)!r})) END AS x
     FROM {_READ_LINES}
 ),
