@@ -144,13 +144,15 @@ def _truthy(expr: str) -> str:
 
 
 # Lines DuckDB's parser accepts but the reading rules refuse, found by cheap searches: NaN and
-# Infinity literals, nesting deeper than MAX_DEPTH (it takes that many brackets). The Python
-# reader's own parser judges these few. (DuckDB itself refuses lone surrogate escapes, invalid
-# UTF-8 and raw NUL bytes.) One rule is left to the Python engine alone: a number too large for a
-# float (1e400) makes the Python reader drop the line, and DuckDB keeps it as a trace.
+# Infinity literals, nesting deeper than MAX_DEPTH (it takes that many brackets, each opened and
+# closed: a line longer than twice that). The Python reader's own parser judges these few. DuckDB
+# itself refuses lone surrogate escapes, invalid UTF-8 and raw NUL bytes. Two rules are left to
+# the Python engine alone: a number too large for a float (1e400) makes the Python reader drop
+# the line, and a key written twice is read as its last value by Python, its first by DuckDB.
 _SUSPECT = (
     "(contains(text, 'NaN') OR contains(text, 'Infinity') "
-    f"OR strlen(text) - strlen(replace(replace(text, '[', ''), '{{', '')) > {MAX_DEPTH})"
+    f"OR (strlen(text) > {2 * MAX_DEPTH + 1} "
+    f"AND strlen(text) - strlen(replace(replace(text, '[', ''), '{{', '')) > {MAX_DEPTH}))"
 )
 
 _TYPE = _string("$.metadata.traceType")
