@@ -29,8 +29,8 @@ from _scale_data import generate
 
 TARGET_JSONL = 600_000
 TARGET_PARQUET = 5_000_000
-MEMORY_LIMIT = "512MB"
-LIMIT_BYTES = 512 * 1000 * 1000
+MEMORY_LIMIT = "256MB"
+LIMIT_BYTES = 256 * 1000 * 1000
 
 CHILD = """
 import json, os, resource, sys, time

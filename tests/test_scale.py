@@ -427,6 +427,16 @@ def test_duckdb_text_report_and_usage_errors(demo_traces: Path, tmp_path: Path) 
     assert code == 2 and "a-file" in err
 
 
+def test_duckdb_giving_up_is_one_line_not_a_traceback(demo_traces: Path, tmp_path: Path) -> None:
+    # Far too little memory for DuckDB's own buffers: it gives up, and says so in one line.
+    code, _, err = run_cli(
+        "report", str(demo_traces), "--engine", "duckdb", "--memory-limit", "1MB"
+    )
+    assert code == 2 and len(err.strip().splitlines()) == 1 and "DuckDB could not finish" in err
+    with pytest.raises(duckdb_engine.EngineError, match="Error"), duckdb_engine.engine_errors():
+        raise duckdb.Error("")  # no message: the error's type names it
+
+
 def test_damage_is_labelled_with_the_engine_that_counted_it(tmp_path: Path) -> None:
     folder = tmp_path / "traces"
     folder.mkdir()

@@ -114,7 +114,7 @@ def _run_report(args: argparse.Namespace) -> int:
             report = report_path(path, group_by=args.by)
     except ImportError as error:  # the scale extra is missing: one line naming it
         return fail(str(error))
-    except InvalidArgumentError as error:
+    except (InvalidArgumentError, RuntimeError) as error:  # RuntimeError: DuckDB gave up
         return fail(str(error))
     except OSError as error:
         return fail(f"cannot read {path}: {error.strerror or error}")

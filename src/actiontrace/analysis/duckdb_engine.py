@@ -53,8 +53,10 @@ __all__ = [
     "DEFAULT_MEMORY_LIMIT",
     "EXTRA_MESSAGE",
     "MAX_LINE_BYTES",
+    "EngineError",
     "MissingExtraError",
     "connect",
+    "engine_errors",
     "is_parquet_folder",
     "report_duckdb",
 ]
@@ -88,7 +90,7 @@ READ_KEYS = {
 _READ_LINES = (
     "read_csv($files, columns={'text': 'VARCHAR'}, delim=chr(0), quote='', escape='', "
     "header=false, auto_detect=false, filename=true, max_line_size=$max_line, "
-    "store_rejects=true, rejects_scan='at_scans', rejects_table='at_rejects')"
+    "buffer_size=$buffer, store_rejects=true, rejects_scan='at_scans', rejects_table='at_rejects')"
 )
 
 # A string at $.metadata.traceType implies that the line is an object and its metadata one too.
@@ -164,20 +166,20 @@ _REASON_LIST = ", ".join(f"'{reason}'" for reason in SAMPLING_REASONS)
 _COLUMNS = ", ".join(f"CAST(x[{index}] AS VARCHAR) AS c{index}" for index in _AT.values())
 
 # One pass over every line: its kind (blank, damaged, suspect, trace) and the record's fields,
-# normalised as the read path's TraceRecord normalises them. Each line is parsed once, on every
-# core. Every line, blank ones too, becomes one row, and the insert keeps the files' order
-# (preserve_insertion_order), so a row's rowid is its place in the files: line numbers come from
-# it, without a row-numbering step that would make the pass run on one core.
+# normalised as the read path's TraceRecord normalises them. Each line is parsed once. Lines are
+# numbered by the scan itself (WITH ORDINALITY): that runs the pass on one core, but an
+# order-preserving insert numbered by rowid was measured to lose the files' order once a file
+# spans several read buffers, so line numbers would be wrong.
 _LINES_SQL = f"""
 INSERT INTO at_lines
 WITH raw AS (
-    SELECT filename, text,
+    SELECT filename, ordinality AS ord, text,
         CASE WHEN strlen(text) <= {MAX_LINE_BYTES}
              THEN TRY(json_extract(text, {list(_PATHS)!r})) END AS x
-    FROM {_READ_LINES}
+    FROM {_READ_LINES} WITH ORDINALITY
 ),
 parsed AS (
-    SELECT filename, text, x IS NOT NULL AS ok, {_COLUMNS}
+    SELECT filename, ord, text, x IS NOT NULL AS ok, {_COLUMNS}
     FROM raw
 ),
 typed AS (
@@ -188,6 +190,7 @@ flagged AS (
 )
 SELECT
     f.idx,
+    ord,
     CASE
         WHEN flag IS NOT NULL THEN CASE WHEN flag THEN 'suspect' ELSE 'trace' END
         WHEN text IS NULL OR trim(text, chr(32) || chr(9) || chr(10) || chr(11) || chr(12)
@@ -225,6 +228,21 @@ FROM flagged JOIN at_files AS f ON f.path = flagged.filename
 
 class MissingExtraError(ImportError):
     """DuckDB is not installed: the ``scale`` extra is needed."""
+
+
+class EngineError(RuntimeError):
+    """DuckDB could not finish (out of memory under its limit, a full spill disk...)."""
+
+
+@contextmanager
+def engine_errors() -> Iterator[None]:
+    """Turn a DuckDB error into an ``EngineError`` with a one-line message."""
+    duckdb = _duckdb()
+    try:
+        yield
+    except duckdb.Error as error:
+        first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise EngineError(f"DuckDB could not finish: {first}") from error
 
 
 def _duckdb() -> Any:
@@ -288,13 +306,14 @@ def report_duckdb(
     Trace files are found by the read path's discovery; the report adds what reading met, as
     DuckDB counted it (it cannot tell a torn last line from a corrupt one: both count as
     ``corrupt``). An export folder's report states what reading met when it was exported. A
-    missing ``path`` raises ``FileNotFoundError``; no DuckDB raises ``MissingExtraError``.
+    missing ``path`` raises ``FileNotFoundError``; no DuckDB raises ``MissingExtraError``; DuckDB
+    failing (out of memory under ``memory_limit``) raises ``EngineError``.
     """
     if isinstance(slowest, bool) or not isinstance(slowest, int) or slowest < 0:
         raise InvalidArgumentError("slowest must be an int >= 0")
     root = os.fspath(path)
     found = discover_trace_files(root)
-    with _connection(memory_limit, temp_directory) as connection:
+    with engine_errors(), _connection(memory_limit, temp_directory) as connection:
         stats = ReadStats()
         if is_parquet_folder(root):
             _parquet_views(connection, Path(root))
@@ -344,7 +363,7 @@ _GLOB_CHARS = frozenset("*?[]{}")
 _SEQ_SHIFT = 40  # seq = file index << 40 | position in the file: reading order across files
 
 _LINE_COLUMNS = (
-    "idx BIGINT, kind VARCHAR, suspect VARCHAR, traceType VARCHAR, traceId VARCHAR, "
+    "idx BIGINT, ord BIGINT, kind VARCHAR, suspect VARCHAR, traceType VARCHAR, traceId VARCHAR, "
     "actionId VARCHAR, actorId VARCHAR, status VARCHAR, duration DOUBLE, errorType VARCHAR, "
     "errorMessage VARCHAR, samplingReason VARCHAR, samplingRate DOUBLE, spans JSON"
 )
@@ -371,11 +390,11 @@ _STRUCTURED_LIST = ", ".join(f"'{kind}'" for kind in STRUCTURED_TYPES)
 # The relations the report's queries read: lines DuckDB read, and rows of the Python reader.
 _VIEWS_SQL = f"""
 CREATE OR REPLACE TEMP TABLE at_starts AS
-SELECT idx, min(rowid) AS first FROM at_lines GROUP BY idx;
+SELECT idx, min(ord) AS first FROM at_lines GROUP BY idx;
 
 CREATE OR REPLACE TEMP VIEW at_traces AS
-SELECT (l.idx << {_SEQ_SHIFT}) + (l.rowid - s.first + 1) AS seq, f.path AS file,
-       l.rowid - s.first + 1 AS line, l.*
+SELECT (l.idx << {_SEQ_SHIFT}) + (l.ord - s.first + 1) AS seq, f.path AS file,
+       l.ord - s.first + 1 AS line, l.*
 FROM at_lines AS l JOIN at_files AS f USING (idx) JOIN at_starts AS s USING (idx)
 WHERE l.kind = 'trace';
 
@@ -494,7 +513,13 @@ def _scan(connection: Any, files: list[tuple[int, str]]) -> None:
     connection.executemany("INSERT INTO at_files VALUES (?, ?)", files)
     connection.execute(
         _LINES_SQL,
-        {"files": [file for _, file in files], "max_line": MAX_LINE_BYTES + 2},
+        # DuckDB's default buffer is 16 lines of the longest: 128 MiB a thread. Two lines' worth
+        # keeps a scan within a small memory limit at the same speed.
+        {
+            "files": [file for _, file in files],
+            "max_line": MAX_LINE_BYTES + 2,
+            "buffer": 2 * (MAX_LINE_BYTES + 2),
+        },
     )
     _resolve_suspects(connection)
 
@@ -508,8 +533,8 @@ def _resolve_suspects(connection: Any) -> None:
     last = -1
     while True:
         batch = connection.execute(
-            "SELECT rowid, suspect FROM at_lines WHERE kind = 'suspect' AND rowid > $last "
-            f"ORDER BY rowid LIMIT {_BATCH}",
+            "SELECT ord, suspect FROM at_lines WHERE kind = 'suspect' AND ord > $last "
+            f"ORDER BY ord LIMIT {_BATCH}",
             {"last": last},
         ).fetchall()
         if not batch:
@@ -521,7 +546,7 @@ def _resolve_suspects(connection: Any) -> None:
         last = batch[-1][0]
     if last >= 0:
         connection.execute(
-            "UPDATE at_lines SET kind = v.kind FROM at_verdicts AS v WHERE at_lines.rowid = v.ord"
+            "UPDATE at_lines SET kind = v.kind FROM at_verdicts AS v WHERE at_lines.ord = v.ord"
         )
 
 

@@ -130,9 +130,7 @@ def _to_parquet(path: str, out: str) -> int:
         from .parquet_export import export_parquet  # noqa: PLC0415 - needs the optional extra
 
         result = export_parquet(path, out)
-    except ImportError as error:
-        return _fail(f"{error}")
-    except OSError as error:
+    except (ImportError, OSError, RuntimeError) as error:  # RuntimeError: DuckDB gave up
         return _fail(f"{error}")
     if result.traces == 0 and result.structured == 0:
         return _fail(f"no traces in {path}")

@@ -18,7 +18,14 @@ from pathlib import Path
 from typing import IO, Any
 
 from ..output.reader import ReadStats, scan_traces
-from .duckdb_engine import DEFAULT_MEMORY_LIMIT, READ_KEYS, SPANS_FILE, TRACES_FILE, connect
+from .duckdb_engine import (
+    DEFAULT_MEMORY_LIMIT,
+    READ_KEYS,
+    SPANS_FILE,
+    TRACES_FILE,
+    connect,
+    engine_errors,
+)
 from .scale_rows import Row, is_execution, span_rows, trace_row
 from .scale_sql import SPAN_COLUMNS, TRACE_COLUMNS
 
@@ -122,11 +129,14 @@ def export_parquet(
     """Write the traces under ``path`` to ``out/traces.parquet`` and ``out/spans.parquet``.
 
     ``out`` is a folder (created). A missing ``path`` raises ``FileNotFoundError``; without the
-    ``scale`` extra, ``MissingExtraError``.
+    ``scale`` extra, ``MissingExtraError``; DuckDB failing, ``EngineError``.
     """
     stats = ReadStats()
     target = Path(out)
-    with tempfile.TemporaryDirectory(prefix="actiontrace-parquet-", dir=temp_directory) as temp:
+    with (
+        engine_errors(),
+        tempfile.TemporaryDirectory(prefix="actiontrace-parquet-", dir=temp_directory) as temp,
+    ):
         connection = connect(memory_limit, temp)
         try:
             trace_file, span_file, traces, spans, structured = stage_rows(path, Path(temp), stats)
