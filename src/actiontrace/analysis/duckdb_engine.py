@@ -87,10 +87,10 @@ READ_KEYS = {
 # no quoting, so a line holding a raw NUL (never JSON text) has too many columns. Such lines,
 # lines longer than the limit and lines that are not UTF-8 are skipped by DuckDB and recorded in
 # its rejects table: counted as damaged, and the line numbers after them corrected.
-_READ_LINES = (
-    "read_csv($files, columns={'text': 'VARCHAR'}, delim=chr(0), quote='', escape='', "
-    "header=false, auto_detect=false, filename=true, max_line_size=$max_line, "
-    "buffer_size=$buffer, store_rejects=true, rejects_scan='at_scans', rejects_table='at_rejects')"
+_READ_OPTIONS = (
+    "columns={'text': 'VARCHAR'}, delim=chr(0), quote='', escape='', header=false, "
+    "auto_detect=false, max_line_size=$max_line, buffer_size=$buffer, store_rejects=true, "
+    "rejects_scan='at_scans', rejects_table='at_rejects'"
 )
 
 # A string at $.metadata.traceType implies that the line is an object and its metadata one too.
@@ -172,14 +172,9 @@ _COLUMNS = ", ".join(f"CAST(x[{index}] AS VARCHAR) AS c{index}" for index in _AT
 # spans several read buffers, so line numbers would be wrong.
 _LINES_SQL = f"""
 INSERT INTO at_lines
-WITH raw AS (
-    SELECT filename, ordinality AS ord, text,
-        CASE WHEN strlen(text) <= {MAX_LINE_BYTES}
-             THEN TRY(json_extract(text, {list(_PATHS)!r})) END AS x
-    FROM {_READ_LINES} WITH ORDINALITY
-),
+WITH raw AS ({{sources}}),
 parsed AS (
-    SELECT filename, ord, text, x IS NOT NULL AS ok, {_COLUMNS}
+    SELECT idx, ord, text, x IS NOT NULL AS ok, {_COLUMNS}
     FROM raw
 ),
 typed AS (
@@ -189,7 +184,7 @@ flagged AS (
     SELECT *, CASE WHEN coalesce(traceType, '') <> '' THEN {_SUSPECT} END AS flag FROM typed
 )
 SELECT
-    f.idx,
+    idx,
     ord,
     CASE
         WHEN flag IS NOT NULL THEN CASE WHEN flag THEN 'suspect' ELSE 'trace' END
@@ -222,8 +217,18 @@ SELECT
         THEN {_string("$.sampling.reason")} END AS samplingReason,
     CASE WHEN {_RATE} > 0 AND {_RATE} <= 1 THEN {_RATE} END AS samplingRate,
     CASE WHEN starts_with({_x("$.spans")}, '[') THEN CAST({_x("$.spans")} AS JSON) END AS spans
-FROM flagged JOIN at_files AS f ON f.path = flagged.filename
+FROM flagged
 """
+
+# One file's lines, numbered by the scan (WITH ORDINALITY: the line number in the file). A scan
+# numbering its rows runs on one core; the files' scans, joined by UNION ALL, run side by side.
+_SOURCE_SQL = f"""
+SELECT {{idx}} AS idx, ordinality AS ord, text,
+    CASE WHEN strlen(text) <= {MAX_LINE_BYTES}
+         THEN TRY(json_extract(text, {list(_PATHS)!r})) END AS x
+FROM read_csv($file{{idx}}, {_READ_OPTIONS}) WITH ORDINALITY
+"""
+_FILES_PER_SCAN = 64  # files per statement: the statement's text stays small
 
 
 class MissingExtraError(ImportError):
@@ -389,13 +394,9 @@ _STRUCTURED_LIST = ", ".join(f"'{kind}'" for kind in STRUCTURED_TYPES)
 
 # The relations the report's queries read: lines DuckDB read, and rows of the Python reader.
 _VIEWS_SQL = f"""
-CREATE OR REPLACE TEMP TABLE at_starts AS
-SELECT idx, min(ord) AS first FROM at_lines GROUP BY idx;
-
 CREATE OR REPLACE TEMP VIEW at_traces AS
-SELECT (l.idx << {_SEQ_SHIFT}) + (l.ord - s.first + 1) AS seq, f.path AS file,
-       l.ord - s.first + 1 AS line, l.*
-FROM at_lines AS l JOIN at_files AS f USING (idx) JOIN at_starts AS s USING (idx)
+SELECT (l.idx << {_SEQ_SHIFT}) + l.ord AS seq, f.path AS file, l.ord AS line, l.*
+FROM at_lines AS l JOIN at_files AS f USING (idx)
 WHERE l.kind = 'trace';
 
 CREATE OR REPLACE TEMP VIEW traces AS
@@ -511,16 +512,15 @@ def _scan(connection: Any, files: list[tuple[int, str]]) -> None:
     connection.execute("DROP TABLE IF EXISTS at_rejects; DROP TABLE IF EXISTS at_scans")
     connection.execute("DELETE FROM at_files")
     connection.executemany("INSERT INTO at_files VALUES (?, ?)", files)
-    connection.execute(
-        _LINES_SQL,
+    for start in range(0, len(files), _FILES_PER_SCAN):
+        group = files[start : start + _FILES_PER_SCAN]
+        sources = " UNION ALL ".join(_SOURCE_SQL.replace("{idx}", str(index)) for index, _ in group)
         # DuckDB's default buffer is 16 lines of the longest: 128 MiB a thread. Two lines' worth
         # keeps a scan within a small memory limit at the same speed.
-        {
-            "files": [file for _, file in files],
-            "max_line": MAX_LINE_BYTES + 2,
-            "buffer": 2 * (MAX_LINE_BYTES + 2),
-        },
-    )
+        params: dict[str, Any] = {f"file{index}": file for index, file in group}
+        params["max_line"] = MAX_LINE_BYTES + 2
+        params["buffer"] = 2 * (MAX_LINE_BYTES + 2)
+        connection.execute(_LINES_SQL.replace("{sources}", sources), params)
     _resolve_suspects(connection)
 
 
@@ -529,24 +529,31 @@ _BATCH = 10_000  # rows moved between Python and DuckDB at a time: memory stays 
 
 def _resolve_suspects(connection: Any) -> None:
     """Let the Python reader's parser judge the lines DuckDB's parser is laxer about."""
-    connection.execute("CREATE OR REPLACE TEMP TABLE at_verdicts (ord BIGINT, kind VARCHAR)")
-    last = -1
+    connection.execute(
+        "CREATE OR REPLACE TEMP TABLE at_verdicts (idx BIGINT, ord BIGINT, kind VARCHAR)"
+    )
+    last = (-1, -1)
     while True:
         batch = connection.execute(
-            "SELECT ord, suspect FROM at_lines WHERE kind = 'suspect' AND ord > $last "
-            f"ORDER BY ord LIMIT {_BATCH}",
-            {"last": last},
+            "SELECT idx, ord, suspect FROM at_lines WHERE kind = 'suspect' "
+            "AND (idx > $idx OR (idx = $idx AND ord > $ord)) "
+            f"ORDER BY idx, ord LIMIT {_BATCH}",
+            {"idx": last[0], "ord": last[1]},
         ).fetchall()
         if not batch:
             break
         connection.executemany(
-            "INSERT INTO at_verdicts VALUES (?, ?)",
-            [(ord_, "trace" if _line_is_trace(text) else "damaged") for ord_, text in batch],
+            "INSERT INTO at_verdicts VALUES (?, ?, ?)",
+            [
+                (idx, ord_, "trace" if _line_is_trace(text) else "damaged")
+                for idx, ord_, text in batch
+            ],
         )
-        last = batch[-1][0]
-    if last >= 0:
+        last = (batch[-1][0], batch[-1][1])
+    if last[0] >= 0:
         connection.execute(
-            "UPDATE at_lines SET kind = v.kind FROM at_verdicts AS v WHERE at_lines.ord = v.ord"
+            "UPDATE at_lines SET kind = v.kind FROM at_verdicts AS v "
+            "WHERE at_lines.idx = v.idx AND at_lines.ord = v.ord"
         )
 
 
