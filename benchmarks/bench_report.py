@@ -10,6 +10,10 @@ errors, every 4th one a child of the one before) in one JSON Lines file, then, m
 5. the HTML page for those traces: its size (target < 5 MB) and, when the system Chromium is
    there, the time to open and draw it (target < 3 s).
 
+6. hostile input: following one unfinished 192 MiB line written in 1 MiB appends (``tail -f``
+   and ``serve`` poll after each): the time it takes, linear in the size (no line rebuilt by
+   copying, nothing read twice).
+
 ``--baseline REV`` (or ``ACTIONTRACE_BENCH_BASELINE=REV``) also measures (2) and (4) with the
 package as it was at git revision REV, in a child process over the same file in the same run, and
 prints the ratio: reading through the hardened read path must keep report aggregation at least as
@@ -34,6 +38,7 @@ from typing import Any
 
 from _common import Row, header, is_quick, pick, print_table
 from actiontrace import ActionExecutionTrace
+from actiontrace.analysis.follow import follow_records
 from actiontrace.analysis.html import page_data, render_page
 from actiontrace.analysis.report import build_report, report_path
 from actiontrace.output import records as _records
@@ -49,7 +54,7 @@ TARGET_OPEN_S = 3.0
 
 def write_traces(path: Path, count: int) -> None:
     rng = random.Random(7)
-    # Linked traces (SPEC §9.1) where this version has them.
+    # Linked traces where this version has them.
     linking = "parent" in inspect.signature(ActionExecutionTrace).parameters
     with path.open("w", encoding="utf-8") as handle:
         parent: ActionExecutionTrace | None = None
@@ -142,6 +147,25 @@ def baseline_seconds(revision: str, folder: Path, repeats: int) -> tuple[float, 
     return float(report_s), float(page_s)
 
 
+def follow_long_line_seconds(folder: Path, mib: int) -> float:
+    """Seconds to follow one unfinished line growing by 1 MiB ``mib`` times, polling each time."""
+    path = folder / "growing.jsonl"
+    path.write_bytes(b"")
+    records = follow_records(path, poll_interval=0.001)
+    block = b"x" * (1 << 20)
+    start = time.perf_counter()
+    try:
+        next(records)
+        with path.open("ab") as out:
+            for _ in range(mib):
+                out.write(block)
+                out.flush()
+                next(records)  # one poll: reads the new MiB only
+        return time.perf_counter() - start
+    finally:
+        records.close()
+
+
 def open_seconds(page: Path) -> float | None:
     browser_path = os.environ.get("ACTIONTRACE_CHROMIUM") or shutil.which("chromium")
     if browser_path is None or is_quick():
@@ -192,6 +216,8 @@ def main() -> None:
         page_file.write_text(html, encoding="utf-8")
         size = len(html.encode("utf-8"))
         opened = open_seconds(page_file)
+        long_mib = pick(192, 16)
+        long_s = follow_long_line_seconds(Path(temp), long_mib)
 
     report_rate = count / report_s
     rows = [
@@ -257,6 +283,18 @@ def main() -> None:
             )
         )
     print_table("The HTML page", page_rows)
+    print_table(
+        "Hostile input",
+        [
+            Row(
+                f"follow an unfinished {long_mib} MiB line, 1 MiB a poll",
+                long_s,
+                "s",
+                target="< 5 s",
+                ok=long_s < 5.0,
+            )
+        ],
+    )
     if is_quick():
         print("   quick mode: figures are meaningless")
     sys.stdout.flush()

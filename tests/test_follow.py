@@ -1,4 +1,4 @@
-"""follow_traces / follow_records: existing, then new traces; rotations; torn lines (SPEC §10)."""
+"""follow_traces / follow_records: existing, then new traces; rotations; torn lines."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The HTML report: one self-contained, escaped page whose numbers are the report's (SPEC §10)."""
+"""The HTML report: one self-contained, escaped page whose numbers are the report's."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""``actiontrace serve``: the live page over HTTP on 127.0.0.1 (SPEC §10)."""
+"""``actiontrace serve``: the live page over HTTP on 127.0.0.1."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""``show --tree``: trees of linked actions and waterfalls of structured traces (SPEC §9.3)."""
+"""``show --tree``: trees of linked actions and waterfalls of structured traces."""
 
 from __future__ import annotations
 

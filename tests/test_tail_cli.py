@@ -1,4 +1,4 @@
-"""``actiontrace tail``: a line (or JSON object) per trace, filters, -f, Ctrl-C (SPEC §10)."""
+"""``actiontrace tail``: a line (or JSON object) per trace, filters, -f, Ctrl-C."""
 
 from __future__ import annotations
 

@@ -27,12 +27,13 @@ from typing import Any
 
 from . import __version__
 from .analysis.report import render_report, report_path
-from .analysis.select import STATUS_CHOICES, parse_pattern, parse_statuses, selector
+from .analysis.select import add_selection_arguments, selector
 from .analysis.show import render_record
 from .analysis.text import json_text
 from .analysis.tree import TraceForest
 from .demo import DEFAULT_ACTORS, DEFAULT_OUT, DEFAULT_TURNS, run_demo
 from .errors import InvalidArgumentError
+from .output.discovery import display_path
 from .output.reader import ReadStats, TraceRecord, scan_traces
 
 __all__ = ["build_parser", "fail", "main"]
@@ -136,7 +137,7 @@ def _run_report(args: argparse.Namespace) -> int:
     if args.json:
         print(json_text(report, indent=2))
     else:
-        print(render_report(report, path))
+        print(render_report(report, display_path(path)))
         if engine == "duckdb" and report.get("corrupt", 0):
             print("(damaged lines counted by DuckDB: torn last lines are counted as corrupt)")
     return 0
@@ -275,15 +276,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="PATH",
         help="a trace file or a folder of them, or FILE:LINE for the one trace at that line",
     )
-    show.add_argument(
-        "--action", type=parse_pattern, metavar="PATTERN", help="only actions matching (* wildcard)"
-    )
-    show.add_argument(
-        "--status",
-        type=parse_statuses,
-        metavar="STATUS",
-        help=f"only these statuses, comma-separated ({', '.join(STATUS_CHOICES)})",
-    )
+    add_selection_arguments(show)
     show.add_argument(
         "--tree",
         action="store_true",

@@ -73,14 +73,13 @@ def _list(root: str) -> tuple[list[TraceFile], list[str]]:
     try:
         found = discover_trace_files(root)
     except OSError:
-        return [], []
-    files = found.files
-    if not os.path.isdir(root) and files and files[0].kind == "jsonl":
+        found = None
+    files = found.files if found is not None else []
+    twin = root + ".gz"
+    if not root.lower().endswith((".gz", ".json")) and os.path.isfile(twin):
         # A single file is followed through its rotation: its twin is looked for too.
-        twin = root + ".gz"
-        if os.path.isfile(twin):
-            files = [*files, TraceFile(twin, "gz", display_path(twin), os.path.basename(twin))]
-    return files, found.skipped
+        files = [*files, TraceFile(twin, "gz", display_path(twin), os.path.basename(twin))]
+    return files, found.skipped if found is not None else []
 
 
 class _Follower:
@@ -374,6 +373,8 @@ def follow_records(
     try:
         while stop is None or not stop.is_set():
             yield from follower.poll()
+            if stop is not None and stop.is_set():
+                break  # a stop during the round: it may not have caught up, so no mark
             yield None
             wait(poll_interval)
     finally:

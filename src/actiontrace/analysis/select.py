@@ -8,7 +8,13 @@ from collections.abc import Callable
 from ..output.records import SPAN_STATUSES, STATUSES, TraceRecord
 from ..pipeline.filter import action_matches
 
-__all__ = ["STATUS_CHOICES", "parse_pattern", "parse_statuses", "selector"]
+__all__ = [
+    "STATUS_CHOICES",
+    "add_selection_arguments",
+    "parse_pattern",
+    "parse_statuses",
+    "selector",
+]
 
 STATUS_CHOICES = (*STATUSES, *(status for status in SPAN_STATUSES if status not in STATUSES))
 """Statuses ``--status`` accepts: an execution trace's, and a structured trace's root span's."""
@@ -31,6 +37,19 @@ def parse_pattern(text: str) -> str:
     if not text:
         raise argparse.ArgumentTypeError("the pattern must not be empty")
     return text
+
+
+def add_selection_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add ``--action PATTERN`` and ``--status STATUS`` to a subcommand's parser."""
+    parser.add_argument(
+        "--action", type=parse_pattern, metavar="PATTERN", help="only actions matching (* wildcard)"
+    )
+    parser.add_argument(
+        "--status",
+        type=parse_statuses,
+        metavar="STATUS",
+        help=f"only these statuses, comma-separated ({', '.join(STATUS_CHOICES)})",
+    )
 
 
 def selector(pattern: str | None, statuses: frozenset[str] | None) -> Callable[[TraceRecord], bool]:

@@ -63,14 +63,9 @@ _ACTION_MARKS = {"failed": "✗ FAILED", "error": "✗ ERROR"}
 _SPAN_MARKS = {"failure": " ✗ failure", "error": " ✗ error", "active": " … active"}
 
 
-def _clip(value: object, limit: int = _TEXT_CHARS, default: str = "?") -> str:
+def _clip(value: str | None, limit: int = _TEXT_CHARS, default: str = "?") -> str:
     """``value`` as safe terminal text of at most ``limit`` characters (``…`` when clipped)."""
-    if isinstance(value, str) and value:
-        text = printable(value)
-    elif value is None or value == "":
-        text = default
-    else:
-        text = printable(str(value))
+    text = printable(value) if value else default
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 

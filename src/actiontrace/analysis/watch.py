@@ -17,10 +17,11 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
+from ..output.discovery import display_path
 from ..output.reader import ReadStats
 from ..output.records import TraceRecord, as_record
 from .follow import follow_records
-from .select import STATUS_CHOICES, parse_pattern, parse_statuses, selector
+from .select import add_selection_arguments, selector
 from .serve import LiveServer
 from .text import json_text, printable
 
@@ -63,15 +64,7 @@ def register(subparsers: Any) -> None:
     )
     tail.add_argument("path", metavar="PATH", help="a trace file or a folder of them")
     tail.add_argument("-f", "--follow", action="store_true", help="wait for new traces")
-    tail.add_argument(
-        "--action", type=parse_pattern, metavar="PATTERN", help="only actions matching (* wildcard)"
-    )
-    tail.add_argument(
-        "--status",
-        type=parse_statuses,
-        metavar="STATUS",
-        help=f"only these statuses, comma-separated ({', '.join(STATUS_CHOICES)})",
-    )
+    add_selection_arguments(tail)
     tail.add_argument("--json", action="store_true", help="print each trace as one JSON line")
     tail.add_argument(
         "--interval", type=_interval, default=0.2, metavar="SECONDS", help="poll interval (0.2)"
@@ -96,11 +89,8 @@ def register(subparsers: Any) -> None:
 def _wall_time(epoch_ns: int | None) -> str:
     if epoch_ns is None:
         return "-" * 23
-    seconds, rest = divmod(epoch_ns, 1_000_000_000)
-    try:
-        shown = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(seconds))
-    except (OverflowError, OSError, ValueError):
-        return "-" * 23
+    seconds, rest = divmod(epoch_ns, 1_000_000_000)  # a record's epoch is below 2**63
+    shown = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(seconds))
     return f"{shown}.{rest // 1_000_000:03d}"
 
 
@@ -189,7 +179,8 @@ def run_serve(args: argparse.Namespace) -> int:
     stop = threading.Event()
     previous = signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:
-        print(f"actiontrace: serving {path} at {server.url} (Ctrl-C to stop)", flush=True)
+        shown = printable(display_path(path))
+        print(f"actiontrace: serving {shown} at {server.url} (Ctrl-C to stop)", flush=True)
         if args.host not in ("127.0.0.1", "localhost", "::1"):
             print(
                 "actiontrace: warning: not bound to 127.0.0.1: anyone who can reach this address "

@@ -28,7 +28,15 @@ from typing import IO, Any
 from ..errors import InvalidArgumentError
 from .discovery import TRACE_SUFFIXES, TraceFile, discover_trace_files, display_path
 from .lines import MAX_LINE_BYTES, LineSplitter, open_regular, read_chunks, read_limited
-from .records import BLANK, TraceRecord, make_record, parse_line, parse_value
+from .records import (
+    BLANK,
+    TraceRecord,
+    make_record,
+    parse_exact,
+    parse_fast,
+    parse_line,
+    parse_value,
+)
 
 __all__ = [
     "MAX_LINE_BYTES",
@@ -134,23 +142,23 @@ def _json_items(
 def _lines(stream: IO[bytes], file: str, stats: ReadStats, fast: bool) -> Iterator[TraceRecord]:
     splitter = LineSplitter()
     feed = splitter.feed
+    parse = parse_fast if fast else parse_exact
     number = 0
     try:
         for chunk in read_chunks(stream):
             for data in feed(chunk):
                 number += 1
-                record = (
-                    None
-                    if data is None
-                    else parse_line(data, file, number, fast=fast, first=number == 1)
-                )
-                if record is BLANK:
-                    continue
+                record: Any = None
+                if data is not None:
+                    try:  # the hot path: a line that parses (parse_line handles the rest)
+                        record = make_record(parse(data), file, number)
+                    except (ValueError, RecursionError):
+                        record = parse_line(data, file, number, fast=fast, first=number == 1)
                 if record is None:
                     stats.damaged(file, number)
-                    continue
-                stats.traces += 1
-                yield record  # type: ignore[misc]
+                elif record is not BLANK:
+                    stats.traces += 1
+                    yield record
     except EOFError:  # a gzip stream cut short: what came before it was read
         stats.damaged(file, number + 1, torn=True)
         return
@@ -161,13 +169,13 @@ def _lines(stream: IO[bytes], file: str, stats: ReadStats, fast: bool) -> Iterat
     if rest == b"":
         return
     number += 1
-    record = None if rest is None else parse_line(rest, file, number, fast=fast, first=number == 1)
-    if record is None:
+    last = None if rest is None else parse_line(rest, file, number, fast=fast, first=number == 1)
+    if last is None:
         # A last line without newline that does not parse: cut short while being written.
         stats.damaged(file, number, torn=rest is not None)
-    elif record is not BLANK:
+    elif type(last) is TraceRecord:
         stats.traces += 1
-        yield record  # type: ignore[misc]
+        yield last
 
 
 def read_file_records(

@@ -48,6 +48,8 @@ __all__ = [
     "TraceRecord",
     "as_record",
     "make_record",
+    "parse_exact",
+    "parse_fast",
     "parse_line",
     "parse_value",
 ]
@@ -100,7 +102,7 @@ def _reject_constant(name: str) -> Any:
 
 def _finite_float(text: str) -> float:
     value = float(text)
-    if value in (math.inf, -math.inf):  # 1e400: valid JSON, but no float holds it
+    if value - value:  # inf - inf is NaN: 1e400 is valid JSON, but no float holds it
         raise _Damaged("number too large for a float")
     return value
 
@@ -110,7 +112,9 @@ _DECODER = json.JSONDecoder(parse_constant=_reject_constant, parse_float=_finite
 
 def _too_deep(data: bytes) -> bool:
     """Whether ``data`` nests arrays/objects deeper than ``MAX_DEPTH`` (strings ignored)."""
-    if data.count(b"[") + data.count(b"{") <= MAX_DEPTH:
+    # Deeper needs more than MAX_DEPTH opening and closing brackets; a shorter line that opens
+    # that many without closing them is not JSON (the parsers refuse it, within their limits).
+    if len(data) <= 2 * MAX_DEPTH + 1 or data.count(b"[") + data.count(b"{") <= MAX_DEPTH:
         return False  # the usual case: too few brackets to be that deep
     bare = _STRINGS.sub(b"", data) if b'"' in data else data
     steps = array("b", bare.translate(_DEPTH_TABLE).replace(b"\0", b""))
@@ -139,6 +143,30 @@ def _bad_value(value: Any) -> bool:
     return False
 
 
+def parse_exact(data: bytes) -> Any:
+    """``parse_value(data)``: the standard parser, under the same rules."""
+    if _too_deep(data):
+        raise _Damaged("nested too deep")
+    value = _DECODER.decode(data.decode("utf-8"))
+    if b"\\u" in data and _SURROGATE_ESCAPE.search(data) and _bad_value(value):
+        raise _Damaged("lone surrogate")
+    return value
+
+
+def parse_fast(data: bytes) -> Any:
+    """``parse_value(data, fast=True)``: orjson when installed, under the same rules."""
+    if _fast_loads is None:
+        return parse_exact(data)
+    if _too_deep(data):
+        raise _Damaged("nested too deep")
+    try:
+        # orjson refuses NaN, infinite numbers and lone surrogates itself; what it refuses that
+        # the rules allow (an integer past 1e308) the exact parser reads.
+        return _fast_loads(data)
+    except ValueError:
+        return parse_exact(data)
+
+
 def parse_value(data: bytes, *, fast: bool = False) -> Any:
     """Parse one JSON text under the reading rules; raise ``ValueError`` when it breaks one.
 
@@ -146,19 +174,7 @@ def parse_value(data: bytes, *, fast: bool = False) -> Any:
     that overflows a float, no lone surrogate. ``fast`` uses orjson when installed (integers
     past 64 bits then fall back to the standard parser, exactly).
     """
-    if _too_deep(data):
-        raise _Damaged("nested too deep")
-    if fast and _fast_loads is not None:
-        try:
-            # orjson refuses NaN, infinite numbers and lone surrogates itself; what it refuses
-            # that the rules allow (an integer past 1e308) the exact parser below reads.
-            return _fast_loads(data)
-        except ValueError:
-            pass
-    value = _DECODER.decode(data.decode("utf-8"))
-    if b"\\u" in data and _SURROGATE_ESCAPE.search(data) and _bad_value(value):
-        raise _Damaged("lone surrogate")
-    return value
+    return parse_fast(data) if fast else parse_exact(data)
 
 
 def parse_line(
@@ -263,9 +279,8 @@ def _error_view(value: object) -> ErrorView | None:
     )
 
 
-def _execution_status(status: object, value: dict[str, Any]) -> str:
-    if type(status) is str and status in _STATUS_SET:
-        return status
+def _execution_status(value: dict[str, Any]) -> str:
+    """Return the status of a trace that does not state a known one: from its error or result."""
     if type(value.get("error")) is dict:
         return "error"
     result = value.get("result")
@@ -502,13 +517,25 @@ def make_record(value: Any, file: str, line: int) -> TraceRecord | None:
         actor = "?"
     status = execution.get("status")
     if type(status) is not str or status not in _STATUS_SET:
-        status = _execution_status(status, value)
+        status = _execution_status(value)
     duration = execution.get("duration")
     if type(duration) is not float or not 0.0 <= duration <= _TIME_LIMIT:
         duration = _duration(duration)
     start = execution.get("startTime")
     if type(start) is not float or not -_TIME_LIMIT <= start <= _TIME_LIMIT:
         start = _ms(start)
+    epoch = execution.get("startEpochNs")
+    if type(epoch) is not int or not 0 <= epoch < _EPOCH_LIMIT:
+        epoch = None
+    trace_id = meta.get("traceId")
+    if type(trace_id) is not str or not 0 < len(trace_id) <= _ID_CHARS:
+        trace_id = None
+    span_id = meta.get("spanId")
+    if type(span_id) is not str or not 0 < len(span_id) <= _ID_CHARS:
+        span_id = None
+    parent = meta.get("parentSpanId")
+    if type(parent) is not str or not 0 < len(parent) <= _ID_CHARS:
+        parent = None
     return _new_record(
         TraceRecord,
         (
@@ -521,10 +548,10 @@ def make_record(value: Any, file: str, line: int) -> TraceRecord | None:
             status,
             duration,
             start,
-            _epoch(execution.get("startEpochNs")),
-            _id(meta.get("traceId")),
-            _id(meta.get("spanId")),
-            _id(meta.get("parentSpanId")),
+            epoch,
+            trace_id,
+            span_id,
+            parent,
             error_type,
             error_message,
             reason,
