@@ -225,7 +225,7 @@ def test_diff_reports_a_clear_50_percent_slowdown_and_fails_on_it(
 ) -> None:
     base = _run(tmp_path / "base", 1)
     new = _run(tmp_path / "new", 2, slower={"magic:cast": 1.5})
-    code, out, err = _cli(capsys, "diff", str(base), str(new), "--fail-on", "20")
+    code, out, err = _cli(capsys, "diff", str(base), str(new), "--fail-on", "20%")
     assert code == 1
     line = next(line for line in out.splitlines() if line.startswith("magic:cast"))
     assert line.endswith("yes, slower")

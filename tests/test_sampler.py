@@ -690,3 +690,43 @@ def test_a_forked_child_gets_a_working_sampler_without_the_parents_held_traces()
     assert sampler.pending == 2 and out.got == []  # the parent's held traces stay the parent's
     sampler.close()
     assert len(out.got) == 2
+
+
+def test_threads_writing_at_once_get_the_decisions_one_thread_gets() -> None:
+    ids = _ids(20_000, seed=8)
+    alone = Collect()
+    single = TailSampler(alone, rate=0.2, seed=4)
+    for trace_id in ids:
+        single.write_trace(Fake(trace_id))
+    shared_out = Collect()
+    shared = TailSampler(shared_out, rate=0.2, seed=4)
+    start = threading.Barrier(4)
+
+    def worker(part: list[str]) -> None:
+        start.wait()
+        for trace_id in part:
+            shared.write_trace(Fake(trace_id))
+
+    threads = [threading.Thread(target=worker, args=(ids[i::4],)) for i in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(shared_out.ids()) == sorted(alone.ids())
+    stats = shared.stats
+    assert stats["kept"] + stats["sampledOut"] == 20_000 and stats["kept"] == len(alone.got)
+
+
+def test_an_opentelemetry_sink_behind_the_sampler_exports_what_is_kept(
+    memory: tuple[Any, Any],
+) -> None:
+    sink, exporter = memory
+    sampler = TailSampler(sink, rate=0.0)
+    failing, quiet = _trace("magic:cast", outcome="error"), _trace("core:go")
+    sampler.write_trace(quiet)
+    sampler.write_trace(failing)
+    assert sampler.flush() is True
+    spans = exporter.get_finished_spans()
+    assert [span.name for span in spans] == ["magic:cast"]
+    assert spans[0].attributes["actiontrace.status"] == "error"
+    assert format(spans[0].context.trace_id, "032x") == failing.trace_id

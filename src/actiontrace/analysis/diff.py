@@ -15,11 +15,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import sys
 from typing import Any
 
-from .runs import ActionRun, Run, load_for_command
+from .runs import ActionRun, Run, load_for_command, number_argument
 from .stats import holm_bonferroni, mann_whitney_u
 from .text import printable
 
@@ -237,14 +236,7 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _percent(text: str) -> float:
-    try:
-        value = float(text.removesuffix("%"))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a percentage: {text!r}") from None
-    if not math.isfinite(value) or value < 0:
-        raise argparse.ArgumentTypeError(f"must be a percentage >= 0, got {text!r}")
-    return value
+_percent = number_argument("a percentage", suffix="%")
 
 
 def register(subparsers: Any) -> None:

@@ -4,7 +4,8 @@ Limits: ``--max-p95 MS`` and ``--max-p99 MS`` for every action, ``--action PATTE
 own p95 limit (patterns as the filter's: ``*`` matches any run of characters; the first matching
 ``--action`` applies, else ``--max-p95``), ``--max-error-rate FRACTION`` the share of ``error``
 traces (a ``failed`` action is an ordinary game outcome). Actions with fewer than ``--min-count``
-traces (default 20) are reported but never fail the gate. Figures of sampled runs are the
+traces read (default 20; the traces in the files, not an estimate) are reported but never fail
+the gate. Figures of sampled runs are the
 report's estimates (a trace kept by rate ``r`` weighs ``1 / r``).
 
 Exit codes: 0 every action within its limits; 1 one line per violation (action, figure, limit);
@@ -20,7 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..pipeline.filter import action_matches
-from .runs import ActionRun, Run, load_for_command
+from .runs import ActionRun, Run, load_for_command, number_argument
 from .text import printable
 
 __all__ = ["DEFAULT_MIN_COUNT", "Limits", "Violation", "check_run", "register", "run"]
@@ -172,34 +173,9 @@ def run(args: argparse.Namespace) -> int:
     return 1 if violations else 0
 
 
-def _ms(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number of ms: {text!r}") from None
-    if not math.isfinite(value) or value < 0:
-        raise argparse.ArgumentTypeError(f"must be a finite number of ms >= 0, got {text!r}")
-    return value
-
-
-def _fraction(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not 0 <= value <= 1:
-        raise argparse.ArgumentTypeError(f"must be a fraction between 0 and 1, got {text!r}")
-    return value
-
-
-def _count(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be at least 0, got {value}")
-    return value
+_ms = number_argument("a number of ms")
+_fraction = number_argument("a fraction", maximum=1)
+_count = number_argument("an integer", integer=True)
 
 
 def _action_limit(text: str) -> tuple[str, float]:

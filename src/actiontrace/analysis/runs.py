@@ -10,10 +10,13 @@ reservoir (reproducible), and their percentiles estimates.
 
 from __future__ import annotations
 
+import argparse
+import math
 import os
 import random
 import sys
 from array import array
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from ..output.reader import ReadStats, scan_traces
@@ -26,6 +29,7 @@ __all__ = [
     "command_error",
     "load_for_command",
     "load_run",
+    "number_argument",
 ]
 
 DEFAULT_MAX_SAMPLES = 100_000
@@ -164,3 +168,25 @@ def load_for_command(command: str, path: str) -> Run | int:
         detail = f" ({skipped} damaged lines or unreadable files skipped)" if skipped else ""
         return command_error(command, f"no execution traces found in {path}{detail}")
     return run
+
+
+def number_argument(
+    what: str, *, maximum: float | None = None, integer: bool = False, suffix: str = ""
+) -> Callable[[str], float]:
+    """Make an ``argparse`` type: a finite number >= 0 (at most ``maximum``) called ``what``.
+
+    ``integer`` accepts whole numbers only; ``suffix`` (``%``) may follow the number.
+    """
+    allowed = f"between 0 and {maximum:g}" if maximum is not None else ">= 0"
+
+    def parse(text: str) -> float:
+        try:
+            bare = text.removesuffix(suffix) if suffix else text
+            value = int(bare) if integer else float(bare)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not {what}: {text!r}") from None
+        if not math.isfinite(value) or value < 0 or (maximum is not None and value > maximum):
+            raise argparse.ArgumentTypeError(f"must be {what} {allowed}, got {text!r}")
+        return value
+
+    return parse
