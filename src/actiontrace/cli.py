@@ -105,13 +105,27 @@ def _run_demo(args: argparse.Namespace) -> int:
 def _run_report(args: argparse.Namespace) -> int:
     from .analysis.report import render_report, report_path  # noqa: PLC0415 - see the imports
     from .analysis.text import json_text  # noqa: PLC0415
+    from .errors import InvalidArgumentError  # noqa: PLC0415
     from .output.discovery import display_path  # noqa: PLC0415
 
     path: str = args.path
     if not Path(path).exists():
         return fail(f"no such file or directory: {path}")
+    engine = getattr(args, "engine", "python")
+    if engine == "duckdb" and args.by is not None:
+        return fail("--by is only available with --engine python")
+    if engine == "duckdb" and args.html is not None and (Path(path) / "traces.parquet").is_file():
+        # The page shows every trace (timeline, histograms): it is drawn from the trace files.
+        return fail("--html needs the trace files, not their Parquet export")
     try:
-        report = report_path(path, group_by=args.by)
+        if engine == "duckdb":
+            report = _duckdb_report(path, args)
+        else:
+            report = report_path(path, group_by=args.by)
+    except ImportError as error:  # the scale extra is missing: one line naming it
+        return fail(str(error))
+    except (InvalidArgumentError, RuntimeError) as error:  # RuntimeError: DuckDB gave up
+        return fail(str(error))
     except OSError as error:
         return fail(f"cannot read {path}: {error.strerror or error}")
     if not report.get("traceTypes"):
@@ -133,7 +147,16 @@ def _run_report(args: argparse.Namespace) -> int:
         print(json_text(report, indent=2))
     else:
         print(render_report(report, display_path(path)))
+        if engine == "duckdb" and report.get("corrupt", 0):
+            print("(damaged lines counted by DuckDB: torn last lines are counted as corrupt)")
     return 0
+
+
+def _duckdb_report(path: str, args: argparse.Namespace) -> Any:
+    """Return the report computed by DuckDB (extra ``scale``)."""
+    from .analysis.duckdb_engine import report_duckdb  # noqa: PLC0415 - optional extra
+
+    return report_duckdb(path, memory_limit=args.memory_limit)
 
 
 def _at_line(path: str) -> tuple[str, int | None]:
@@ -237,6 +260,19 @@ def build_parser() -> argparse.ArgumentParser:
         "--by", metavar="KEY", default=None, help="also split the table by customMetadata KEY"
     )
     report.add_argument("--html", metavar="FILE", default=None, help="also write an HTML report")
+    report.add_argument(
+        "--engine",
+        choices=("python", "duckdb"),
+        default="python",
+        help="who computes the report: python (default) or duckdb (extra actiontrace[scale]; "
+        "reads trace files or a folder written by export --to parquet)",
+    )
+    report.add_argument(
+        "--memory-limit",
+        metavar="SIZE",
+        default="1GB",
+        help="DuckDB's memory limit with --engine duckdb; past it DuckDB spills to disk (1GB)",
+    )
     report.set_defaults(func=_run_report)
 
     show = subparsers.add_parser(

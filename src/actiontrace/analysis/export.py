@@ -1,4 +1,4 @@
-"""``actiontrace export PATH --to {otlp,chrome}``: send trace files on to other tools.
+"""``actiontrace export PATH --to {otlp,chrome,parquet}``: send trace files on to other tools.
 
 * ``--to otlp`` replays every trace under PATH into an OTLP/HTTP endpoint through
   ``actiontrace.otel.OTelTraceSink`` (``--endpoint`` is the full traces URL; without it the
@@ -9,8 +9,10 @@
   failed. When a whole batch fails (the endpoint is down), the rest is counted as failed without
   trying again, so a dead endpoint costs one exporter timeout, not one per batch.
 * ``--to chrome --out FILE`` writes the Chrome Trace Event format (``analysis.chrome``).
+* ``--to parquet --out FOLDER`` writes ``traces.parquet`` and ``spans.parquet`` (extra ``scale``,
+  ``analysis.parquet_export``).
 
-Both read PATH through the read path (``scan_traces``), like ``report``: the same traces, and the
+All read PATH through the read path (``scan_traces``), like ``report``: the same traces, and the
 same damaged lines and skipped files, which are counted on stderr.
 
 Exit codes: 0 all exported, 1 some traces failed to export, 2 a bad path, no traces, a missing
@@ -49,13 +51,15 @@ def register(subparsers: Any) -> None:
         ),
     )
     parser.add_argument("path", help="a trace file or a folder of trace files")
-    parser.add_argument("--to", required=True, choices=("otlp", "chrome"), help="target format")
+    parser.add_argument(
+        "--to", required=True, choices=("otlp", "chrome", "parquet"), help="target format"
+    )
     parser.add_argument(
         "--endpoint",
         help="OTLP/HTTP traces URL (default: from OTEL_EXPORTER_OTLP_* variables, "
         f"else {_DEFAULT_ENDPOINT})",
     )
-    parser.add_argument("--out", help="output file for --to chrome")
+    parser.add_argument("--out", help="output file for --to chrome; output folder for --to parquet")
     parser.add_argument(
         "--service-name",
         help="resource service.name for --to otlp (default: OTEL_SERVICE_NAME, else actiontrace)",
@@ -67,8 +71,12 @@ def run(args: argparse.Namespace) -> int:
     """Run ``export`` with parsed arguments; return the exit code."""
     if args.to == "chrome" and not args.out:
         return _fail("--to chrome needs --out FILE")
+    if args.to == "parquet" and not args.out:
+        return _fail("--to parquet needs --out FOLDER")
     if not os.path.exists(args.path):
         return _fail(f"no such file or directory: {args.path}")
+    if args.to == "parquet":
+        return _to_parquet(args.path, args.out)
     stats = ReadStats()
     seen = _Counted(scan_traces(args.path, stats))
     try:
@@ -113,6 +121,26 @@ def _to_chrome(traces: _Counted, out: str, path: str) -> int:
     if traces.count == 0:
         return _fail(f"no traces in {path}")
     print(f"wrote {written} trace(s) to {out}" + _skipped(traces.count - written))
+    return 0
+
+
+def _to_parquet(path: str, out: str) -> int:
+    """Write OUT/traces.parquet and OUT/spans.parquet (extra ``scale``)."""
+    try:
+        from .parquet_export import export_parquet  # noqa: PLC0415 - needs the optional extra
+
+        result = export_parquet(path, out)
+    except (ImportError, OSError, RuntimeError) as error:  # RuntimeError: DuckDB gave up
+        return _fail(f"{error}")
+    if result.traces == 0 and result.structured == 0:
+        return _fail(f"no traces in {path}")
+    read = result.read
+    damaged = read.corrupt + read.torn + read.unreadable
+    print(
+        f"wrote {result.traces} execution trace(s) and {result.spans} span(s) of "
+        f"{result.structured} structured trace(s) to {out}"
+        + (f" ({damaged} damaged lines or unreadable files skipped)" if damaged else "")
+    )
     return 0
 
 

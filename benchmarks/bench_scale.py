@@ -1,0 +1,180 @@
+"""Analysis at scale: ``report --engine duckdb`` over JSON Lines and over Parquet, and the Python
+engine for comparison, on one generated set of traces (issue 15).
+
+The set (1,000,000 execution traces by default; ``--traces N`` or ``ACTIONTRACE_SCALE_TRACES``)
+is generated once into the system's temporary folder and reused by later runs: real traces
+(successes, failures, errors with causes, linked children, sampling marks) in eight JSON Lines
+files in four machine folders. Its Parquet export is made once too. Each measurement runs in a
+child process of its own, which reports the seconds spent in the report call and its peak memory
+(``VmHWM``); rates are net of the engine's start-up (the same call on a one-trace folder).
+
+Targets: DuckDB over JSON Lines >= 600,000 traces/s, over Parquet >= 5,000,000 traces/s, DuckDB's
+peak memory under its memory limit plus the interpreter's own.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from _common import Row, header, is_quick, pick, print_table
+from _scale_data import generate
+
+TARGET_JSONL = 600_000
+TARGET_PARQUET = 5_000_000
+MEMORY_LIMIT = "256MB"
+LIMIT_BYTES = 256 * 1000 * 1000
+
+CHILD = """
+import json, os, resource, sys, time
+engine, path, tiny, limit = sys.argv[1:5]
+if engine == "python":
+    from actiontrace.analysis.report import report_path as run
+    call = lambda where: run(where)
+else:
+    from actiontrace.analysis.duckdb_engine import report_duckdb as run
+    call = lambda where: run(where, memory_limit=limit)
+def cpu():
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+call(tiny)  # imports and first-use costs, paid once by any command
+began = time.perf_counter(); call(tiny); startup = time.perf_counter() - began
+began, used = time.perf_counter(), cpu()
+report = call(path)
+seconds, cpu_seconds = time.perf_counter() - began, cpu() - used
+# VmHWM: this process's own peak resident memory (ru_maxrss would carry the parent's over exec).
+with open("/proc/self/status") as status:
+    hwm = [line.split()[1] for line in status if line.startswith("VmHWM:")]
+peak = int(hwm[0]) * 1024 if hwm else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+print(json.dumps({"seconds": seconds, "startup": startup, "peak": peak, "cpu": cpu_seconds,
+                  "kept": report.get("kept", report["total"])}))
+"""
+
+
+def traces_wanted() -> int:
+    for index, arg in enumerate(sys.argv[1:], 1):
+        if arg == "--traces" and index + 1 < len(sys.argv):
+            return int(sys.argv[index + 1])
+    env = os.environ.get("ACTIONTRACE_SCALE_TRACES")
+    return int(env) if env else pick(1_000_000, 2_000)
+
+
+def data_set(count: int) -> tuple[Path, Path, Path]:
+    """The generated folder, its Parquet export and a one-trace folder (made when missing)."""
+    base = Path(tempfile.gettempdir()) / f"actiontrace-scale-{count}-jsonl"
+    traces, parquet, tiny = base / "traces", base / "parquet", base / "tiny"
+    if not (base / ".complete").exists():
+        shutil.rmtree(base, ignore_errors=True)
+        began = time.perf_counter()
+        paths = generate(traces, count, gzip_every=0)
+        tiny.mkdir(parents=True)
+        with paths[0].open(encoding="utf-8") as source:
+            (tiny / "one.jsonl").write_text(source.readline(), encoding="utf-8")
+        print(f"   generated {count:,} traces in {time.perf_counter() - began:.0f} s into {base}")
+        from actiontrace.analysis.parquet_export import export_parquet
+
+        began = time.perf_counter()
+        export_parquet(traces, parquet)
+        print(f"   exported them to Parquet in {time.perf_counter() - began:.0f} s (once)")
+        (base / ".complete").write_text(str(count), encoding="utf-8")
+    size = sum(path.stat().st_size for path in traces.rglob("*.jsonl"))
+    parquet_size = sum(path.stat().st_size for path in parquet.glob("*.parquet"))
+    print(
+        f"   {count:,} traces: {size / 1e6:,.0f} MB of JSON Lines, {parquet_size / 1e6:,.0f} MB "
+        f"of Parquet ({base})"
+    )
+    return traces, parquet, tiny
+
+
+def measure(engine: str, path: Path, tiny: Path, repeats: int) -> dict[str, float]:
+    """Median seconds (net of start-up) and the largest peak memory over ``repeats`` children."""
+    runs = []
+    for _ in range(repeats):
+        done = subprocess.run(
+            [sys.executable, "-c", CHILD, engine, str(path), str(tiny), MEMORY_LIMIT],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        runs.append(json.loads(done.stdout))
+    return {
+        "net": statistics.median(max(run["seconds"] - run["startup"], 1e-9) for run in runs),
+        "startup": statistics.median(run["startup"] for run in runs),
+        "peak": max(run["peak"] for run in runs),
+        "cpu": statistics.median(run["cpu"] for run in runs),
+        "kept": runs[0]["kept"],
+    }
+
+
+def main() -> None:
+    header("analysis at scale: DuckDB over JSON Lines and Parquet, Python for comparison")
+    count = traces_wanted()
+    traces, parquet, tiny = data_set(count)
+    repeats = pick(3, 1)
+    jsonl = measure("duckdb", traces, tiny, repeats)
+    over_parquet = measure("duckdb", parquet, tiny, repeats)
+    # The Python engine on one machine folder of the set (a quarter), to keep the run short.
+    part = traces / "server-0"
+    part_count = sum(1 for path in part.glob("*.jsonl") for _ in path.open("rb"))
+    python = measure("python", part, tiny, 1)
+    assert jsonl["kept"] == over_parquet["kept"] == count, (jsonl, over_parquet)
+    jsonl_rate = count / jsonl["net"]
+    parquet_rate = count / over_parquet["net"]
+    python_rate = part_count / python["net"]
+    rows = [
+        Row(
+            "DuckDB over JSON Lines",
+            jsonl_rate,
+            "traces/s",
+            ratio=jsonl_rate / python_rate,
+            target=f">= {TARGET_JSONL:,}/s",
+            ok=jsonl_rate >= TARGET_JSONL,
+        ),
+        Row(
+            "DuckDB over Parquet",
+            parquet_rate,
+            "traces/s",
+            ratio=parquet_rate / python_rate,
+            target=f">= {TARGET_PARQUET:,}/s",
+            ok=parquet_rate >= TARGET_PARQUET,
+        ),
+        Row(f"Python engine ({part_count:,} traces)", python_rate, "traces/s", ratio=1.0),
+        Row("DuckDB start-up (one-trace folder)", jsonl["startup"] * 1000, "ms"),
+        # CPU time (all threads) per million traces: what the wall figures are on a busy machine.
+        Row("DuckDB over JSON Lines, CPU per 1M traces", jsonl["cpu"] * 1e6 / count, "s"),
+        Row("DuckDB over Parquet, CPU per 1M traces", over_parquet["cpu"] * 1e6 / count, "s"),
+        Row("Python engine, CPU per 1M traces", python["cpu"] * 1e6 / part_count, "s"),
+    ]
+    print_table(f"Report on {count:,} traces (median of {repeats}, net of start-up)", rows)
+    memory = [
+        Row(
+            "DuckDB over JSON Lines, peak",
+            jsonl["peak"] / 1e6,
+            "MB",
+            target=f"limit {MEMORY_LIMIT} + interpreter",
+            ok=jsonl["peak"] < LIMIT_BYTES + 200e6,
+        ),
+        Row(
+            "DuckDB over Parquet, peak",
+            over_parquet["peak"] / 1e6,
+            "MB",
+            target=f"limit {MEMORY_LIMIT} + interpreter",
+            ok=over_parquet["peak"] < LIMIT_BYTES + 200e6,
+        ),
+        Row(f"Python engine ({part_count:,} traces), peak", python["peak"] / 1e6, "MB"),
+    ]
+    print_table("Peak memory of each child process (VmHWM)", memory)
+    if is_quick():
+        print("   quick mode: figures are meaningless")
+    sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    main()

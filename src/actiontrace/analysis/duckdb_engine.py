@@ -1,0 +1,707 @@
+"""``report --engine duckdb``: the report computed by DuckDB (extra ``actiontrace[scale]``).
+
+Two sources, one set of queries (``scale_sql.REPORT_QUERIES``):
+
+* trace files (``*.jsonl``, ``*.jsonl.gz``, ``*.json``), found by the reader's own discovery (so
+  hidden folders and links leaving the folder stay out). DuckDB reads every line as text and
+  checks it as the Python reader does: a line that is not a JSON object with a ``metadata``
+  object, longer than ``MAX_LINE_BYTES``, or not valid UTF-8 is damaged. Lines DuckDB's parser
+  accepts but the Python reader refuses (``NaN``/``Infinity`` literals, nesting deeper than 512)
+  are rare and tell-tale; such lines are handed to the Python reader's own parser to decide.
+* the folder ``actiontrace export --to parquet`` wrote (``traces.parquet``, ``spans.parquet``).
+
+Memory is bounded by DuckDB's ``memory_limit``; past it DuckDB spills to a temporary folder.
+"""
+
+from __future__ import annotations
+
+import gzip
+import os
+import tempfile
+import zlib
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from ..errors import InvalidArgumentError
+from ..output import records as _records
+from ..output.discovery import TraceFile, discover_trace_files
+from ..output.lines import MAX_LINE_BYTES
+from ..output.reader import ReadStats, read_file_records
+from ..output.records import (
+    MAX_DEPTH,
+    SPAN_STATUSES,
+    STATUSES,
+    STRUCTURED_TYPES,
+    TraceRecord,
+    parse_line,
+)
+from .report import (
+    _STATUS_KEYS,
+    DEFAULT_SLOWEST,
+    ActionStats,
+    ErrorTypeStats,
+    OperationStats,
+    Report,
+    SlowTrace,
+)
+from .scale_rows import is_execution, span_rows, trace_row
+from .scale_sql import REPORT_QUERIES
+
+__all__ = [
+    "DEFAULT_MEMORY_LIMIT",
+    "EXTRA_MESSAGE",
+    "MAX_LINE_BYTES",
+    "EngineError",
+    "MissingExtraError",
+    "connect",
+    "engine_errors",
+    "is_parquet_folder",
+    "report_duckdb",
+]
+
+DEFAULT_MEMORY_LIMIT = "1GB"
+"""DuckDB's memory limit for a report or an export; past it, DuckDB spills to disk."""
+
+# The read path's limits, so both engines draw the same lines.
+TIME_LIMIT_MS = _records._TIME_LIMIT
+MAX_ID_CHARS = _records._ID_CHARS
+SAMPLING_REASONS = tuple(sorted(_records._REASONS))
+
+EXTRA_MESSAGE = "the duckdb engine needs the scale extra: pip install 'actiontrace[scale]'"
+"""What a user without DuckDB is told."""
+
+TRACES_FILE = "traces.parquet"
+SPANS_FILE = "spans.parquet"
+READ_KEYS = {
+    "files": "actiontrace.files",
+    "corrupt": "actiontrace.corrupt",
+    "torn": "actiontrace.torn",
+    "unreadable": "actiontrace.unreadable",
+    "skipped": "actiontrace.skipped",
+}
+"""Key-value metadata of ``traces.parquet``: what reading the traces met when they were exported."""
+
+# Every line as one text column, blank ones included (as NULL), in order: columns split on NUL and
+# no quoting, so a line holding a raw NUL (never JSON text) has too many columns. Such lines,
+# lines longer than the limit and lines that are not UTF-8 are skipped by DuckDB and recorded in
+# its rejects table: counted as damaged, and the line numbers after them corrected.
+_READ_OPTIONS = (
+    "columns={'text': 'VARCHAR'}, delim=chr(0), quote='', escape='', header=false, "
+    "auto_detect=false, max_line_size=$max_line, buffer_size=$buffer, store_rejects=true, "
+    "rejects_scan='at_scans', rejects_table='at_rejects'"
+)
+
+# A string at $.metadata.traceType implies that the line is an object and its metadata one too.
+_PATHS = (
+    "$.metadata.traceType",
+    "$.metadata.traceId",
+    "$.metadata.actionId",
+    "$.metadata.actorId",
+    "$.execution.status",
+    "$.execution.duration",
+    "$.error",
+    "$.result.success",
+    "$.sampling.reason",
+    "$.sampling.rate",
+    "$.spans",
+)
+_AT = {path: index + 1 for index, path in enumerate(_PATHS)}
+
+
+def _x(path: str) -> str:
+    return f"c{_AT[path]}"
+
+
+def _string(path: str) -> str:
+    """Return SQL for the value at ``path`` when it is a JSON string, else NULL.
+
+    The values are JSON texts: a string starts with a quote, and only one holding an escape needs
+    the JSON parser to read it.
+    """
+    c = _x(path)
+    return (
+        f"CASE WHEN starts_with({c}, '\"') THEN CASE WHEN contains({c}, '\\') "
+        f"THEN CAST({c} AS JSON) ->> '$' ELSE {c}[2:-2] END END"
+    )
+
+
+def _number(expr: str) -> str:
+    """Return SQL for a JSON number as DOUBLE (NULL for anything else, ``true`` included)."""
+    return (
+        f"CASE WHEN {expr} NOT IN ('true', 'false') AND NOT starts_with({expr}, '\"') "
+        f"THEN TRY_CAST({expr} AS DOUBLE) END"
+    )
+
+
+def _truthy(expr: str) -> str:
+    """Return SQL for the Python truthiness of a JSON value (``null`` is false)."""
+    return (
+        f"CASE WHEN {expr} IN ('null', 'false', '\"\"', '[]', '{{}}') THEN false "
+        f"WHEN {expr} = 'true' OR starts_with({expr}, '\"') OR starts_with({expr}, '[') "
+        f"OR starts_with({expr}, '{{') THEN true "
+        f"ELSE TRY_CAST({expr} AS DOUBLE) <> 0 END"
+    )
+
+
+# Lines DuckDB's parser accepts but the reading rules refuse, found by cheap searches: NaN and
+# Infinity literals, nesting deeper than MAX_DEPTH (it takes that many brackets, each opened and
+# closed: a line longer than twice that). The Python reader's own parser judges these few. DuckDB
+# itself refuses lone surrogate escapes, invalid UTF-8 and raw NUL bytes. Two rules are left to
+# the Python engine alone: a number too large for a float (1e400) makes the Python reader drop
+# the line, and a key written twice is read as its last value by Python, its first by DuckDB.
+_SUSPECT = (
+    "(contains(text, 'NaN') OR contains(text, 'Infinity') "
+    f"OR (strlen(text) > {2 * MAX_DEPTH + 1} "
+    f"AND strlen(text) - strlen(replace(replace(text, '[', ''), '{{', '')) > {MAX_DEPTH}))"
+)
+
+_TYPE = _string("$.metadata.traceType")
+_ERROR = _x("$.error")
+_RATE = _number(_x("$.sampling.rate"))
+_DURATION = _number(_x("$.execution.duration"))
+_STATUS_LIST = ", ".join(f"'{status}'" for status in STATUSES)
+_REASON_LIST = ", ".join(f"'{reason}'" for reason in SAMPLING_REASONS)
+_COLUMNS = ", ".join(f"CAST(x[{index}] AS VARCHAR) AS c{index}" for index in _AT.values())
+
+# One pass over every line: its kind (blank, damaged, suspect, trace) and the record's fields,
+# normalised as the read path's TraceRecord normalises them. Each line is parsed once. Lines are
+# numbered by the scan itself (WITH ORDINALITY): that runs the pass on one core, but an
+# order-preserving insert numbered by rowid was measured to lose the files' order once a file
+# spans several read buffers, so line numbers would be wrong.
+_LINES_SQL = f"""
+INSERT INTO at_lines
+WITH raw AS ({{sources}}),
+parsed AS (
+    SELECT idx, ord, text, x IS NOT NULL AS ok, {_COLUMNS}
+    FROM raw
+),
+typed AS (
+    SELECT *, CASE WHEN ok THEN {_TYPE} END AS traceType FROM parsed
+),
+flagged AS (
+    SELECT *, CASE WHEN coalesce(traceType, '') <> '' THEN {_SUSPECT} END AS flag FROM typed
+)
+SELECT
+    idx,
+    ord,
+    CASE
+        WHEN flag IS NOT NULL THEN CASE WHEN flag THEN 'suspect' ELSE 'trace' END
+        WHEN text IS NULL OR trim(text, chr(32) || chr(9) || chr(10) || chr(11) || chr(12)
+            || chr(13)) = '' THEN 'blank'
+        ELSE 'damaged'
+    END AS kind,
+    CASE WHEN flag THEN text END AS suspect,
+    traceType,
+    CASE WHEN length({_string("$.metadata.traceId")}) BETWEEN 1 AND {MAX_ID_CHARS}
+        THEN {_string("$.metadata.traceId")} END AS traceId,
+    coalesce(nullif({_string("$.metadata.actionId")}, ''), '?') AS actionId,
+    coalesce(nullif({_string("$.metadata.actorId")}, ''), '?') AS actorId,
+    CASE
+        WHEN {_string("$.execution.status")} IN ({_STATUS_LIST})
+            THEN {_string("$.execution.status")}
+        WHEN starts_with({_ERROR}, '{{') THEN 'error'
+        WHEN {_x("$.result.success")} IS NOT NULL
+            THEN CASE WHEN {_truthy(_x("$.result.success"))} THEN 'success' ELSE 'failed' END
+        ELSE 'unknown'
+    END AS status,
+    CASE WHEN {_DURATION} BETWEEN 0 AND {TIME_LIMIT_MS} THEN {_DURATION} END AS duration,
+    CASE WHEN starts_with({_ERROR}, '{{') THEN coalesce(nullif(CASE
+        WHEN json_type({_ERROR}, '$.type') = 'VARCHAR' THEN {_ERROR} ->> '$.type' END, ''),
+        'UnknownError') END AS errorType,
+    CASE WHEN starts_with({_ERROR}, '{{') THEN coalesce(CASE
+        WHEN json_type({_ERROR}, '$.message') = 'VARCHAR' THEN {_ERROR} ->> '$.message' END,
+        '') END AS errorMessage,
+    CASE WHEN {_string("$.sampling.reason")} IN ({_REASON_LIST})
+        THEN {_string("$.sampling.reason")} END AS samplingReason,
+    CASE WHEN {_RATE} > 0 AND {_RATE} <= 1 THEN {_RATE} END AS samplingRate,
+    CASE WHEN starts_with({_x("$.spans")}, '[') THEN CAST({_x("$.spans")} AS JSON) END AS spans
+FROM flagged
+"""
+
+# One file's lines, numbered by the scan (WITH ORDINALITY: the line number in the file). A scan
+# numbering its rows runs on one core; the files' scans, joined by UNION ALL, run side by side.
+_SOURCE_SQL = f"""
+SELECT {{idx}} AS idx, ordinality AS ord, text,
+    CASE WHEN strlen(text) <= {MAX_LINE_BYTES}
+         THEN TRY(json_extract(text, {list(_PATHS)!r})) END AS x
+FROM read_csv($file{{idx}}, {_READ_OPTIONS}) WITH ORDINALITY
+"""
+_FILES_PER_SCAN = 64  # files per statement at most: the statement's text stays small
+
+
+class MissingExtraError(ImportError):
+    """DuckDB is not installed: the ``scale`` extra is needed."""
+
+
+class EngineError(RuntimeError):
+    """DuckDB could not finish (out of memory under its limit, a full spill disk...)."""
+
+
+@contextmanager
+def engine_errors() -> Iterator[None]:
+    """Turn a DuckDB error into an ``EngineError`` with a one-line message."""
+    duckdb = _duckdb()
+    try:
+        yield
+    except duckdb.Error as error:
+        first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise EngineError(f"DuckDB could not finish: {first}") from error
+
+
+def _duckdb() -> Any:
+    try:
+        import duckdb  # noqa: PLC0415 - the optional extra, imported only when asked for
+    except ImportError as error:
+        raise MissingExtraError(EXTRA_MESSAGE) from error
+    return duckdb
+
+
+def connect(
+    memory_limit: str = DEFAULT_MEMORY_LIMIT, temp_directory: str | os.PathLike[str] | None = None
+) -> Any:
+    """Open an in-memory DuckDB with a memory limit, spilling to ``temp_directory``.
+
+    Raises ``MissingExtraError`` without the ``scale`` extra.
+    """
+    duckdb = _duckdb()
+    connection = duckdb.connect(":memory:")
+    connection.execute(f"SET memory_limit = '{_limit(memory_limit)}'")
+    spill = os.fspath(temp_directory) if temp_directory is not None else tempfile.gettempdir()
+    connection.execute("SET temp_directory = $dir", {"dir": spill})
+    connection.execute("SET preserve_insertion_order = true")
+    connection.execute("SET TimeZone = 'UTC'")
+    connection.execute("SET enable_progress_bar = false")
+    return connection
+
+
+def _limit(value: str) -> str:
+    text = value.strip() if isinstance(value, str) else ""
+    number = text.rstrip("KMGTiBkb ")
+    if not number or not number.replace(".", "", 1).isdigit() or len(text) > 16:
+        raise InvalidArgumentError(f"memory_limit must look like '1GB', got {value!r}")
+    return text
+
+
+def is_parquet_folder(path: str | os.PathLike[str]) -> bool:
+    """Whether ``path`` is a folder ``export --to parquet`` wrote (it holds ``traces.parquet``)."""
+    return (Path(path) / TRACES_FILE).is_file()
+
+
+@contextmanager
+def _connection(memory_limit: str, temp_directory: str | None) -> Iterator[Any]:
+    with tempfile.TemporaryDirectory(prefix="actiontrace-duckdb-", dir=temp_directory) as spill:
+        connection = connect(memory_limit, spill)
+        try:
+            yield connection
+        finally:
+            connection.close()
+
+
+def report_duckdb(
+    path: str | os.PathLike[str],
+    *,
+    slowest: int = DEFAULT_SLOWEST,
+    memory_limit: str = DEFAULT_MEMORY_LIMIT,
+    temp_directory: str | None = None,
+) -> Report:
+    """Compute ``report_path``'s report with DuckDB, over trace files or an export folder.
+
+    Trace files are found by the read path's discovery; the report adds what reading met, as
+    DuckDB counted it (it cannot tell a torn last line from a corrupt one: both count as
+    ``corrupt``). An export folder's report states what reading met when it was exported. A
+    missing ``path`` raises ``FileNotFoundError``; no DuckDB raises ``MissingExtraError``; DuckDB
+    failing (out of memory under ``memory_limit``) raises ``EngineError``.
+    """
+    if isinstance(slowest, bool) or not isinstance(slowest, int) or slowest < 0:
+        raise InvalidArgumentError("slowest must be an int >= 0")
+    root = os.fspath(path)
+    found = discover_trace_files(root)
+    with engine_errors(), _connection(memory_limit, temp_directory) as connection:
+        stats = ReadStats()
+        if is_parquet_folder(root):
+            _parquet_views(connection, Path(root))
+            _export_read_stats(connection, Path(root), stats)
+        else:
+            for name in found.skipped:
+                stats.skip(name)
+            _load_files(connection, found.files, stats, in_folder=os.path.isdir(root))
+        report = _report(connection, slowest)
+    report.update(stats.counts())  # type: ignore[typeddict-item]
+    return report
+
+
+def _literal(text: str) -> str:
+    """``text`` as an SQL string literal."""
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _parquet_views(connection: Any, root: Path) -> None:
+    for name, file in (("traces", TRACES_FILE), ("spans", SPANS_FILE)):
+        source = _literal(str(root / file))
+        connection.execute(
+            f"CREATE OR REPLACE TEMP VIEW {name} AS SELECT * FROM read_parquet({source})"
+        )
+
+
+def _export_read_stats(connection: Any, root: Path, stats: ReadStats) -> None:
+    """Set ``stats`` to what reading met when the export was written (its Parquet metadata)."""
+    names = {key.encode(): name for name, key in READ_KEYS.items()}
+    rows = connection.execute(
+        f"SELECT key, value FROM parquet_kv_metadata({_literal(str(root / TRACES_FILE))})"
+    ).fetchall()
+    for key, value in rows:
+        name = names.get(bytes(key))
+        if name is not None and bytes(value).isdigit():
+            setattr(stats, name, int(bytes(value)))
+
+
+def _line_is_trace(text: str) -> bool:
+    """Judge one line as the read path does: a trace (True) or damaged (False)."""
+    record = parse_line(text.encode("utf-8", "surrogatepass"), "", 1, fast=True)
+    return type(record) is TraceRecord
+
+
+# File names DuckDB would expand as a glob pattern: such files go to the Python reader.
+_GLOB_CHARS = frozenset("*?[]{}")
+_SEQ_SHIFT = 40  # seq = file index << 40 | position in the file: reading order across files
+
+_LINE_COLUMNS = (
+    "idx BIGINT, ord BIGINT, kind VARCHAR, suspect VARCHAR, traceType VARCHAR, traceId VARCHAR, "
+    "actionId VARCHAR, actorId VARCHAR, status VARCHAR, duration DOUBLE, errorType VARCHAR, "
+    "errorMessage VARCHAR, samplingReason VARCHAR, samplingRate DOUBLE, spans JSON"
+)
+_REPORT_TRACE_COLUMNS = (
+    "seq BIGINT, file VARCHAR, line BIGINT, traceId VARCHAR, actionId VARCHAR, actorId VARCHAR, "
+    "status VARCHAR, duration DOUBLE, errorType VARCHAR, errorMessage VARCHAR, "
+    "samplingReason VARCHAR, samplingRate DOUBLE"
+)
+_REPORT_SPAN_COLUMNS = (
+    "seq BIGINT, file VARCHAR, line BIGINT, traceType VARCHAR, traceId VARCHAR, "
+    "spanIndex BIGINT, operation VARCHAR, duration DOUBLE, status VARCHAR"
+)
+
+_SETUP_SQL = f"""
+CREATE OR REPLACE TEMP TABLE at_files (idx BIGINT, path VARCHAR);
+CREATE OR REPLACE TEMP TABLE at_lines ({_LINE_COLUMNS});
+CREATE OR REPLACE TEMP TABLE at_py_traces ({_REPORT_TRACE_COLUMNS});
+CREATE OR REPLACE TEMP TABLE spans ({_REPORT_SPAN_COLUMNS});
+"""
+
+_SPAN_STATUS_LIST = ", ".join(f"'{status}'" for status in SPAN_STATUSES)
+_STRUCTURED_LIST = ", ".join(f"'{kind}'" for kind in STRUCTURED_TYPES)
+
+# The relations the report's queries read: lines DuckDB read, and rows of the Python reader.
+_VIEWS_SQL = f"""
+CREATE OR REPLACE TEMP VIEW at_traces AS
+SELECT (l.idx << {_SEQ_SHIFT}) + l.ord AS seq, f.path AS file, l.ord AS line, l.*
+FROM at_lines AS l JOIN at_files AS f USING (idx)
+WHERE l.kind = 'trace';
+
+CREATE OR REPLACE TEMP VIEW traces AS
+SELECT seq, file, line, traceId, actionId, actorId, status, duration, errorType, errorMessage,
+       samplingReason, samplingRate
+FROM at_traces WHERE traceType = 'execution'
+UNION ALL
+SELECT * FROM at_py_traces;
+
+INSERT INTO spans
+WITH items AS (
+    SELECT seq, file, line, traceType, traceId,
+        CASE WHEN traceType IN ({_STRUCTURED_LIST}) AND json_array_length(spans) > 0
+            THEN json_extract(spans, '$[*]') ELSE [NULL::JSON] END AS items
+    FROM at_traces
+    WHERE traceType <> 'execution'
+),
+each AS (
+    SELECT seq, file, line, traceType, traceId, unnest(items) AS span,
+           generate_subscripts(items, 1) - 1 AS position
+    FROM items
+),
+kept AS (
+    SELECT *, count(*) OVER (PARTITION BY seq) AS listed,
+           count(CASE WHEN json_type(span) = 'OBJECT' THEN 1 END) OVER (PARTITION BY seq)
+               AS objects
+    FROM each
+)
+SELECT seq, file, line, traceType, traceId,
+    CASE WHEN json_type(span) = 'OBJECT' THEN position END,
+    CASE WHEN json_type(span) = 'OBJECT' THEN coalesce(nullif(CASE
+        WHEN json_type(span, '$.operation') = 'VARCHAR' THEN span ->> '$.operation' END, ''), '?')
+        END,
+    CASE WHEN json_type(span, '$.duration') IN ('DOUBLE', 'UBIGINT', 'BIGINT', 'HUGEINT')
+        AND TRY_CAST(span ->> '$.duration' AS DOUBLE) BETWEEN 0 AND {TIME_LIMIT_MS}
+        THEN TRY_CAST(span ->> '$.duration' AS DOUBLE) END,
+    CASE WHEN json_type(span, '$.status') = 'VARCHAR'
+        AND span ->> '$.status' IN ({_SPAN_STATUS_LIST}) THEN span ->> '$.status'
+        WHEN json_type(span) = 'OBJECT' THEN 'unknown' END
+FROM kept
+WHERE json_type(span) = 'OBJECT' OR (objects = 0 AND position = 0);
+"""
+
+
+def _load_files(
+    connection: Any, files: Sequence[TraceFile], stats: ReadStats, *, in_folder: bool
+) -> None:
+    """Load ``files`` into the report's relations, counting in ``stats`` what reading met."""
+    connection.execute(_SETUP_SQL)
+    by_duckdb = [(index, found.path) for index, found in enumerate(files) if _for_duckdb(found)]
+    if by_duckdb:
+        by_duckdb = _read_lines(connection, by_duckdb, stats)
+    in_duckdb = {index for index, _ in by_duckdb}
+    for index, found in enumerate(files):
+        if index not in in_duckdb:
+            _read_python(connection, index, found, stats, in_folder=in_folder)
+    connection.execute(_VIEWS_SQL)
+
+
+def _for_duckdb(found: TraceFile) -> bool:
+    """Whether DuckDB reads ``found`` itself: JSON Lines, a plain text name it will not expand."""
+    lowered = found.path.lower()
+    return (
+        found.path == found.name
+        and (
+            (found.kind == "jsonl" and lowered.endswith(".jsonl"))
+            or (found.kind == "gz" and lowered.endswith(".gz"))
+        )
+        and not _GLOB_CHARS.intersection(found.path)
+    )
+
+
+def _readable(file: str) -> bool:
+    """Whether DuckDB can read ``file`` whole: it opens, and a gzip file decompresses."""
+    try:
+        with open(file, "rb"):
+            if not file.lower().endswith(".gz"):
+                return True
+        with gzip.open(file, "rb") as stream:
+            while stream.read(1 << 20):
+                pass
+    except (OSError, EOFError, zlib.error):
+        return False
+    return True
+
+
+def _read_lines(
+    connection: Any, files: list[tuple[int, str]], stats: ReadStats
+) -> list[tuple[int, str]]:
+    """Read ``files`` with DuckDB; return those it read (the others go to the Python reader)."""
+    duckdb = _duckdb()
+    try:
+        _scan(connection, files)
+    except duckdb.Error:
+        # A file DuckDB cannot read whole (unreadable, a damaged gzip stream): the Python reader
+        # reads what it can of it and counts the rest, as the Python engine does.
+        connection.execute(f"CREATE OR REPLACE TEMP TABLE at_lines ({_LINE_COLUMNS})")
+        files = [(index, file) for index, file in files if _readable(file)]
+        if not files:
+            return files
+        _scan(connection, files)
+    stats.files += len(files)
+    counts = dict(
+        connection.execute("SELECT kind, count(*) FROM at_lines GROUP BY kind").fetchall()
+    )
+    rejected = connection.execute("SELECT count(*) FROM at_rejects").fetchone()[0]
+    stats.corrupt += int(counts.get("damaged", 0)) + int(rejected)
+    stats.traces += int(counts.get("trace", 0))
+    return files
+
+
+def _scan(connection: Any, files: list[tuple[int, str]]) -> None:
+    connection.execute("DROP TABLE IF EXISTS at_rejects; DROP TABLE IF EXISTS at_scans")
+    connection.execute("DELETE FROM at_files")
+    connection.executemany("INSERT INTO at_files VALUES (?, ?)", files)
+    # Measured with DuckDB 2.0 on 2 cores: a UNION ALL of twice as many scans as threads runs
+    # them side by side; more (8) or fewer (2) ran one after another.
+    threads = int(connection.execute("SELECT current_setting('threads')").fetchone()[0])
+    step = max(2, min(_FILES_PER_SCAN, 2 * threads))
+    for start in range(0, len(files), step):
+        group = files[start : start + step]
+        sources = " UNION ALL ".join(_SOURCE_SQL.replace("{idx}", str(index)) for index, _ in group)
+        # DuckDB's default buffer is 16 lines of the longest: 128 MiB a thread. Two lines' worth
+        # keeps a scan within a small memory limit at the same speed.
+        params: dict[str, Any] = {f"file{index}": file for index, file in group}
+        params["max_line"] = MAX_LINE_BYTES + 2
+        params["buffer"] = 2 * (MAX_LINE_BYTES + 2)
+        # The rows carry their file and line: their order in the table does not matter, and
+        # not keeping it lets the files' scans run side by side (each still numbers in order).
+        connection.execute("SET preserve_insertion_order = false")
+        try:
+            connection.execute(_LINES_SQL.replace("{sources}", sources), params)
+        finally:
+            connection.execute("SET preserve_insertion_order = true")
+    _resolve_suspects(connection)
+
+
+_BATCH = 10_000  # rows moved between Python and DuckDB at a time: memory stays bounded
+
+
+def _resolve_suspects(connection: Any) -> None:
+    """Let the Python reader's parser judge the lines DuckDB's parser is laxer about."""
+    connection.execute(
+        "CREATE OR REPLACE TEMP TABLE at_verdicts (idx BIGINT, ord BIGINT, kind VARCHAR)"
+    )
+    last = (-1, -1)
+    while True:
+        batch = connection.execute(
+            "SELECT idx, ord, suspect FROM at_lines WHERE kind = 'suspect' "
+            "AND (idx > $idx OR (idx = $idx AND ord > $ord)) "
+            f"ORDER BY idx, ord LIMIT {_BATCH}",
+            {"idx": last[0], "ord": last[1]},
+        ).fetchall()
+        if not batch:
+            break
+        connection.executemany(
+            "INSERT INTO at_verdicts VALUES (?, ?, ?)",
+            [
+                (idx, ord_, "trace" if _line_is_trace(text) else "damaged")
+                for idx, ord_, text in batch
+            ],
+        )
+        last = (batch[-1][0], batch[-1][1])
+    if last[0] >= 0:
+        connection.execute(
+            "UPDATE at_lines SET kind = v.kind FROM at_verdicts AS v "
+            "WHERE at_lines.idx = v.idx AND at_lines.ord = v.ord"
+        )
+
+
+def _read_python(
+    connection: Any, index: int, found: TraceFile, stats: ReadStats, *, in_folder: bool
+) -> None:
+    """Read one file with the Python reader into the report's relations, in batches."""
+    traces: list[tuple[Any, ...]] = []
+    others: list[tuple[Any, ...]] = []
+    base = index << _SEQ_SHIFT
+    for record in read_file_records(found, stats, fast=True, in_folder=in_folder):
+        seq = base + record.line
+        if is_execution(record):
+            row = trace_row(record, seq)
+            # seq, file, line, traceId, actionId, actorId, status, duration, errorType,
+            # errorMessage, samplingReason, samplingRate
+            traces.append(tuple(row[i] for i in (0, 1, 2, 3, 6, 7, 9, 12, 13, 14, 16, 17)))
+        else:
+            for span in span_rows(record, seq):
+                others.append(tuple(span[i] for i in (0, 1, 2, 3, 4, 5, 8, 10, 11)))
+        if len(traces) + len(others) >= _BATCH:
+            _insert(connection, traces, others)
+    _insert(connection, traces, others)
+
+
+def _insert(connection: Any, traces: list[tuple[Any, ...]], others: list[tuple[Any, ...]]) -> None:
+    """Insert and clear the rows gathered so far."""
+    if traces:
+        connection.executemany(f"INSERT INTO at_py_traces VALUES ({', '.join('?' * 12)})", traces)
+        traces.clear()
+    if others:
+        connection.executemany(f"INSERT INTO spans VALUES ({', '.join('?' * 9)})", others)
+        others.clear()
+
+
+def _rejected_lines(connection: Any, file: str) -> list[int]:
+    try:
+        rows = connection.execute(
+            "SELECT r.line FROM at_rejects AS r JOIN at_scans AS s USING (scan_id, file_id) "
+            "WHERE s.file_path = $file ORDER BY r.line",
+            {"file": file},
+        ).fetchall()
+    except _duckdb().Error:  # no DuckDB scan ran (only Python-read files)
+        return []
+    return sorted({int(line) for (line,) in rows})
+
+
+def _physical_line(line: int, rejected: list[int]) -> int:
+    """Return the file line of the ``line``-th line DuckDB kept, given those it rejected."""
+    for skipped in rejected:
+        if skipped <= line:
+            line += 1
+        else:
+            break
+    return line
+
+
+def _report(connection: Any, slowest: int) -> Report:
+    """Run the report's queries over ``traces`` and ``spans``; assemble the report."""
+    q = REPORT_QUERIES
+    types: dict[str, int] = {}
+    for kind, count in connection.execute(q["traceTypes"]).fetchall():
+        if count:
+            types[kind] = types.get(kind, 0) + int(count)
+    sampled, fractional, kept, total = connection.execute(q["totals"]).fetchone()
+    estimated = bool(sampled)
+    weighted: dict[str, tuple[Any, ...]] = {}
+    if estimated:
+        query = q["weightedPercentiles"] if fractional else q["wholeWeightPercentiles"]
+        weighted = {row[0]: row[1:] for row in connection.execute(query).fetchall()}
+    actions: dict[str, ActionStats] = {}
+    for row in connection.execute(q["actions"]).fetchall():
+        p50, p95, p99 = weighted.get(row[0], (None, None, None)) if estimated else row[9:12]
+        stats: ActionStats = {
+            "count": int(row[1]),
+            "success": int(row[2]),
+            "failed": int(row[3]),
+            "error": int(row[4]),
+            "pending": int(row[5]),
+            "inProgress": int(row[6]),
+            "unknown": int(row[7]),
+            "p50": _float(p50),
+            "p95": _float(p95),
+            "p99": _float(p99),
+            "max": _float(row[12]),
+        }
+        if estimated:
+            stats["kept"] = int(row[8])
+        actions[row[0]] = stats
+    errors: dict[str, ErrorTypeStats] = {
+        kind: {"count": int(count), "example": example}
+        for kind, count, example in connection.execute(q["errorTypes"]).fetchall()
+    }
+    operations: dict[str, OperationStats] = {
+        name: {
+            "count": int(count),
+            "mean": _float(mean),
+            "p95": _float(p95),
+            "max": _float(top),
+            "errors": int(errors_),
+        }
+        for name, count, mean, p95, top, errors_ in connection.execute(q["operations"]).fetchall()
+    }
+    report: Report = {
+        "total": int(total or 0),
+        "traceTypes": dict(sorted(types.items())),
+        "actions": dict(sorted(actions.items())),
+        "errorTypes": dict(sorted(errors.items(), key=lambda item: (-item[1]["count"], item[0]))),
+        "slowest": _slowest(connection, slowest) if slowest > 0 else [],
+        "operations": dict(sorted(operations.items())),
+    }
+    if estimated:
+        report["estimated"] = True
+        report["kept"] = int(kept)
+    return report
+
+
+def _slowest(connection: Any, limit: int) -> list[SlowTrace]:
+    rejected: dict[str, list[int]] = {}
+    slow: list[SlowTrace] = []
+    rows = connection.execute(REPORT_QUERIES["slowest"].format(limit=int(limit))).fetchall()
+    for action, actor, duration, status, file, line, trace_id in rows:
+        if file not in rejected:
+            rejected[file] = _rejected_lines(connection, file)
+        entry: SlowTrace = {
+            "actionId": action,
+            "actorId": actor,
+            "duration": float(duration),
+            "status": _STATUS_KEYS.get(status, "unknown"),
+            "file": file,
+        }
+        if line is not None and line > 0:
+            entry["line"] = _physical_line(int(line), rejected[file])
+        if trace_id is not None:
+            entry["traceId"] = trace_id
+        slow.append(entry)
+    return slow
+
+
+def _float(value: Any) -> float | None:
+    return None if value is None else float(value)

@@ -1,0 +1,514 @@
+"""Analysis at scale: ``report --engine duckdb`` and ``export --to parquet`` agree with the Python
+engine on the same traces, damaged lines included; the Parquet tables keep every trace intact."""
+
+from __future__ import annotations
+
+import contextlib
+import gzip
+import io
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from actiontrace import ActionExecutionTrace, InvalidArgumentError, StructuredTrace
+from actiontrace.analysis import duckdb_engine
+from actiontrace.analysis.duckdb_engine import (
+    EXTRA_MESSAGE,
+    MissingExtraError,
+    connect,
+    report_duckdb,
+)
+from actiontrace.analysis.parquet_export import export_parquet
+from actiontrace.analysis.report import report_path
+from actiontrace.analysis.scale_sql import REPORT_QUERIES, SPAN_COLUMNS, TRACE_COLUMNS
+from actiontrace.cli import main
+from actiontrace.output.lines import MAX_LINE_BYTES
+from actiontrace.output.records import parse_value
+
+ROOT = Path(__file__).resolve().parent.parent
+ACTIONS = ("core:go", "core:take", "magic:cast")
+# Figures that depend on which lines an engine can tell apart (a torn last line is corrupt to
+# DuckDB); their sum, damagedLines, must still agree.
+DAMAGE_SPLIT = ("corrupt", "torn")
+
+
+def run_cli(*argv: str) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = main(list(argv))
+    return code, out.getvalue(), err.getvalue()
+
+
+def json_report(path: Path, engine: str) -> dict[str, Any]:
+    code, out, err = run_cli("report", str(path), "--json", "--engine", engine)
+    assert code == 0, err
+    return dict(json.loads(out))
+
+
+def three_reports(folder: Path, parquet: Path) -> tuple[dict[str, Any], ...]:
+    """The --json report of the Python engine, DuckDB over the files, DuckDB over the export."""
+    python = json_report(folder, "python")
+    files = json_report(folder, "duckdb")
+    code, _, err = run_cli("export", str(folder), "--to", "parquet", "--out", str(parquet))
+    assert code == 0, err
+    exported = json_report(parquet, "duckdb")
+    return python, files, exported
+
+
+def without(report: dict[str, Any], keys: tuple[str, ...]) -> dict[str, Any]:
+    return {key: value for key, value in report.items() if key not in keys}
+
+
+# -- building runs -----------------------------------------------------------------------------
+
+
+def execution_trace(spec: dict[str, Any], parent: ActionExecutionTrace | None) -> Any:
+    action = spec["action"]
+    trace = ActionExecutionTrace(
+        action_id=action,
+        actor_id=spec["actor"],
+        turn_action={"actionDefinitionId": action, "commandString": f"{action} now"},
+        parent=parent,
+    )
+    trace.capture_dispatch_start()
+    trace.capture_event_payload({"room": "hall", "n": spec["duration"], "tags": ["a", "é"]})
+    outcome = spec["outcome"]
+    if outcome == "error":
+        try:
+            try:
+                raise KeyError("missing key")
+            except KeyError as inner:
+                raise ValueError(spec["message"]) from inner
+        except ValueError as error:
+            trace.capture_error(error)
+    elif outcome != "in_progress":
+        trace.capture_dispatch_result({"success": outcome == "success"})
+    data = trace.to_dict()
+    if spec["duration"] is not None and outcome != "in_progress":
+        data["execution"]["duration"] = spec["duration"]
+    if spec["sampling"] is not None:
+        reason, rate = spec["sampling"]
+        data["sampling"] = {"reason": reason, "rate": rate}
+    if spec["custom"]:
+        data["customMetadata"] = {"build": "1.2", "scene": {"id": 3}}
+    return trace, data
+
+
+def structured_trace(operations: list[tuple[str, bool]]) -> dict[str, Any]:
+    trace = StructuredTrace()
+    for operation, fails in operations:
+        with trace.span(operation) as span:
+            if fails:
+                span.record_error(RuntimeError("step failed"))
+    return trace.to_dict()
+
+
+DAMAGED_LINES = {
+    "invalid": b'{"metadata": {"traceType": "execution"',
+    "nan": b'{"metadata":{"traceType":"execution","actionId":"core:go"},'
+    b'"execution":{"duration":NaN}}',
+    "deep": b'{"metadata":{"traceType":"execution"},"eventPayload":'
+    + b"[" * 600
+    + b"]" * 600
+    + b"}",
+    "not-object": b"[1, 2, 3]",
+    "no-type": b'{"metadata":{"actionId":"core:go"}}',
+    "nul": b'{"metadata":{"traceType":"execution"},"x":"a\x00b"}',
+    "latin1": b'{"metadata":{"traceType":"execution","actorId":"Zo\xeb"}}',
+    "surrogate": b'{"metadata":{"traceType":"execution","actorId":"\\ud800"}}',
+    "blank": b"   ",
+    "empty": b"",
+}
+
+spec_strategy = st.fixed_dictionaries(
+    {
+        "action": st.sampled_from(ACTIONS),
+        "actor": st.sampled_from(("hero", "mage")),
+        "outcome": st.sampled_from(("success", "success", "failed", "error", "in_progress")),
+        "duration": st.one_of(
+            st.none(),
+            st.sampled_from((0.5, 1.0, 2.25)),  # ties
+            st.floats(min_value=0, max_value=1e4, allow_nan=False, allow_infinity=False),
+        ),
+        "sampling": st.sampled_from((None, None, ("rate", 0.25), ("rate", 0.5), ("error", 0.25))),
+        "message": st.text(min_size=0, max_size=260),
+        "custom": st.booleans(),
+        "linked": st.booleans(),
+    }
+)
+
+run_strategy = st.fixed_dictionaries(
+    {
+        "traces": st.lists(spec_strategy, min_size=1, max_size=25),
+        "structured": st.lists(
+            st.lists(
+                st.tuples(st.sampled_from(("load", "save", "roll")), st.booleans()), max_size=3
+            ),
+            max_size=3,
+        ),
+        "files": st.integers(min_value=1, max_value=4),
+        "kinds": st.lists(st.sampled_from(("jsonl", "gz", "json")), min_size=4, max_size=4),
+        "damage": st.lists(st.sampled_from(sorted(DAMAGED_LINES)), max_size=5),
+        "torn": st.booleans(),
+    }
+)
+
+
+def write_run(folder: Path, run: dict[str, Any]) -> None:
+    """Write a generated run as several files of several kinds, damaged lines mixed in."""
+    records: list[dict[str, Any]] = []
+    parent = None
+    for spec in run["traces"]:
+        trace, data = execution_trace(spec, parent if spec["linked"] else None)
+        parent = trace
+        records.append(data)
+    records += [structured_trace(operations) for operations in run["structured"]]
+    shares: list[list[bytes]] = [[] for _ in range(run["files"])]
+    for index, record in enumerate(records):
+        text = json.dumps(record, ensure_ascii=index % 2 == 0).encode()
+        shares[index % run["files"]].append(text)
+    for index, name in enumerate(run["damage"]):
+        shares[index % run["files"]].insert(index, DAMAGED_LINES[name])
+    folder.mkdir(parents=True, exist_ok=True)
+    for index, lines in enumerate(shares):
+        kind = run["kinds"][index]
+        if kind == "json":
+            # A .json file holds one trace or a list of them: valid JSON only.
+            # (A value breaking a reading rule damages the whole file: none in a .json file here.)
+            items = [json.loads(line) for line in lines if _valid_json(line)]
+            (folder / f"m{index}" / "t.json").parent.mkdir(exist_ok=True)
+            (folder / f"m{index}" / "t.json").write_text(json.dumps(items), encoding="utf-8")
+            continue
+        data = b"\n".join(lines) + b"\n"
+        if run["torn"] and index == 0:
+            data += b'{"metadata": {"traceType": "exec'  # a last line cut short
+        path = folder / f"m{index}" / ("t.jsonl.gz" if kind == "gz" else "t.jsonl")
+        path.parent.mkdir(exist_ok=True)
+        path.write_bytes(gzip.compress(data) if kind == "gz" else data)
+
+
+def _valid_json(line: bytes) -> bool:
+    try:
+        parse_value(line)
+    except (ValueError, RecursionError):
+        return False
+    return True
+
+
+# -- the engines agree ------------------------------------------------------------------------
+
+
+@settings(
+    max_examples=25,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+@given(run=run_strategy)
+def test_engines_agree_on_generated_runs(
+    tmp_path_factory: pytest.TempPathFactory, run: Any
+) -> None:
+    base = tmp_path_factory.mktemp("run")
+    write_run(base / "traces", run)
+    python, files, exported = three_reports(base / "traces", base / "parquet")
+    # Every trace figure equal; of the damage, only the corrupt/torn split may differ.
+    assert without(files, DAMAGE_SPLIT) == without(python, DAMAGE_SPLIT)
+    assert files["damagedLines"] == python["damagedLines"]
+    # The export read the traces through the Python read path: its report equals whole.
+    assert exported == python
+
+
+def test_engines_agree_on_the_demo(demo_traces: Path, tmp_path: Path) -> None:
+    python, files, exported = three_reports(demo_traces, tmp_path / "parquet")
+    assert python["operations"] and python["errorTypes"] and python["slowest"]
+    assert files == python
+    assert exported == python
+
+
+@pytest.mark.parametrize(("rate", "total"), [(0.1, 20 * 10 + 40), (0.3, 67 + 40)])
+def test_sampled_run_estimates_agree(tmp_path: Path, rate: float, total: int) -> None:
+    """Whole weights (1/0.1) take the expanded query, fractional ones (1/0.3) the window one."""
+    folder = tmp_path / "traces"
+    run = {
+        "traces": [
+            {
+                "action": ACTIONS[n % 3],
+                "actor": "hero",
+                "outcome": ("success", "failed", "error")[n % 3],
+                "duration": float(n % 17),
+                "sampling": ("rate", rate) if n % 3 == 0 else ("failed", rate),
+                "message": "boom",
+                "custom": False,
+                "linked": False,
+            }
+            for n in range(60)
+        ],
+        "structured": [],
+        "files": 2,
+        "kinds": ["jsonl", "gz", "jsonl", "jsonl"],
+        "damage": [],
+        "torn": False,
+    }
+    write_run(folder, run)
+    python, files, exported = three_reports(folder, tmp_path / "parquet")
+    assert python["estimated"] is True and python["kept"] == 60
+    assert python["total"] == total
+    assert files == python
+    assert exported == python
+
+
+def test_every_damaged_line_kind_counts_and_no_trace_figure_moves(tmp_path: Path) -> None:
+    folder = tmp_path / "traces"
+    folder.mkdir()
+    good = [execution_trace(_spec(n), None)[1] for n in range(6)]
+    lines = [json.dumps(good[0]).encode(), *DAMAGED_LINES.values()]
+    lines += [b"x" * (MAX_LINE_BYTES + 10)]  # longer than a line may be
+    lines += [json.dumps(trace).encode() for trace in good[1:]]
+    # Not damage: a trace without ids (the slowest), one of another type, odd spans.
+    lines += [
+        b'{"metadata":{"traceType":"execution","actionId":"core:go"},"execution":{"duration":99}}',
+        b'{"metadata":{"traceType":"replay"},"spans":[{"operation":"x","duration":1}]}',
+        b'{"metadata":{"traceType":"structured"},"spans":[1,{"operation":"load","duration":2,'
+        b'"status":"error"},{"duration":-1,"status":"odd"}]}',
+        b'{"metadata":{"traceType":"structured"},"spans":{"not":"a list"}}',
+    ]
+    (folder / "t.jsonl").write_bytes(b"\n".join(lines) + b"\n")
+    python, files, exported = three_reports(folder, tmp_path / "parquet")
+    assert exported == python
+    assert python["total"] == 7
+    assert python["traceTypes"] == {"execution": 7, "replay": 1, "structured": 2}
+    assert python["operations"]["load"]["errors"] == 1 and "?" in python["operations"]
+    assert "traceId" not in python["slowest"][0]
+    # Blank lines are no damage; the overlong line is.
+    assert python["damagedLines"] == len(DAMAGED_LINES) - 2 + 1
+    assert files == python
+    # The slowest traces point at their real lines, after the overlong one DuckDB skipped.
+    where = {entry["line"] for entry in files["slowest"]}
+    assert where == {1, *range(len(lines) - 8, len(lines) - 3), len(lines) - 3}
+
+
+def _spec(n: int) -> dict[str, Any]:
+    return {
+        "action": ACTIONS[n % 3],
+        "actor": "hero",
+        "outcome": "success",
+        "duration": 1.0 + n,
+        "sampling": None,
+        "message": "",
+        "custom": False,
+        "linked": False,
+    }
+
+
+def test_files_duckdb_cannot_read_go_to_the_python_reader(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(duckdb_engine, "_BATCH", 2)  # rows cross over in several batches
+    folder = tmp_path / "traces"
+    folder.mkdir()
+    lines = [json.dumps(execution_trace(_spec(n), None)[1]) for n in range(5)]
+    # A glob-like name, and a gzip stream cut short (what came before it still counts).
+    (folder / "a[1]*.jsonl").write_text("\n".join(lines[:2]) + "\n", encoding="utf-8")
+    packed = gzip.compress(("\n".join(lines[2:]) + "\n").encode())
+    (folder / "b.jsonl.gz").write_bytes(packed[: len(packed) - 12])
+    # Beside them, files DuckDB reads whole (plain and gzip), and a link leading out.
+    nan = '{"metadata":{"traceType":"execution"},"execution":{"duration":NaN}}'
+    named = '{"metadata":{"traceType":"execution","actorId":"NaN"},"execution":{"duration":3}}'
+    (folder / "c.jsonl").write_text("\n".join([lines[0], nan, named, nan, named]) + "\n")
+    (folder / "d.jsonl.gz").write_bytes(gzip.compress((lines[1] + "\n").encode()))
+    outside = tmp_path / "outside.jsonl"
+    outside.write_text(lines[2] + "\n", encoding="utf-8")
+    (folder / "e.jsonl").symlink_to(outside)
+    python = json_report(folder, "python")
+    files = json_report(folder, "duckdb")
+    assert python["torn"] == 1 and python["total"] >= 4 and python["skipped"] == 1
+    assert files == python
+    with pytest.raises(InvalidArgumentError):
+        report_duckdb(folder, slowest=-1)
+
+
+# -- Parquet ----------------------------------------------------------------------------------
+
+
+def test_parquet_columns_and_types_are_the_documented_ones(
+    demo_traces: Path, tmp_path: Path
+) -> None:
+    export_parquet(demo_traces, tmp_path)
+    with contextlib.closing(duckdb.connect()) as db:
+        for table, columns in (("traces", TRACE_COLUMNS), ("spans", SPAN_COLUMNS)):
+            described = db.execute(
+                f"DESCRIBE SELECT * FROM read_parquet('{tmp_path / table}.parquet')"
+            ).fetchall()
+            assert [(row[0], row[1]) for row in described] == [
+                (name, kind) for name, kind, _ in columns
+            ]
+    documented = (ROOT / "docs" / "scaling-out.md").read_text(encoding="utf-8")
+    for name, kind, _ in (*TRACE_COLUMNS, *SPAN_COLUMNS):
+        assert f"| `{name}` | `{kind}` |" in documented
+
+
+def test_round_trip_keeps_every_trace_span_id_and_json_column(
+    demo_traces: Path, tmp_path: Path
+) -> None:
+    result = export_parquet(demo_traces, tmp_path)
+    originals = [
+        json.loads(line)
+        for file in sorted(demo_traces.glob("*.jsonl"))
+        for line in file.read_text(encoding="utf-8").splitlines()
+    ]
+    executions = [t for t in originals if t["metadata"]["traceType"] == "execution"]
+    structured = [t for t in originals if t["metadata"]["traceType"] != "execution"]
+    assert result.traces == len(executions) and result.structured == len(structured)
+    with contextlib.closing(duckdb.connect()) as db:
+        rows = db.execute(
+            "SELECT traceId, spanId, parentSpanId, actionId, payload, customMetadata, error, "
+            f"startTime, startEpochNs FROM read_parquet('{tmp_path}/traces.parquet') ORDER BY seq"
+        ).fetchall()
+        spans = db.execute(
+            "SELECT traceId, spanId, parentId, operation "
+            f"FROM read_parquet('{tmp_path}/spans.parquet') ORDER BY seq, spanIndex"
+        ).fetchall()
+    assert len(rows) == len(executions)
+    for row, trace in zip(rows, executions, strict=True):
+        meta = trace["metadata"]
+        assert row[:4] == (meta["traceId"], meta["spanId"], meta["parentSpanId"], meta["actionId"])
+        assert json.loads(row[4]) == trace["eventPayload"]
+        assert (row[5] and json.loads(row[5])) == trace.get("customMetadata")
+        assert (row[6] and json.loads(row[6])) == trace["error"]
+        epoch = trace["execution"]["startEpochNs"]
+        assert row[8] == epoch
+        assert int(row[7].timestamp() * 1_000_000) == epoch // 1000
+    expected = [
+        (t["metadata"]["traceId"], span["spanId"], span["parentId"], span["operation"])
+        for t in structured
+        for span in t["spans"]
+    ]
+    assert spans == expected and result.spans == len(expected)
+
+
+# -- the command line -------------------------------------------------------------------------
+
+
+def test_duckdb_text_report_and_usage_errors(demo_traces: Path, tmp_path: Path) -> None:
+    code, out, _ = run_cli("report", str(demo_traces), "--engine", "duckdb")
+    assert code == 0 and "Actions (execution traces)" in out and "p95 (ms)" in out
+    code, _, err = run_cli("report", str(demo_traces), "--engine", "duckdb", "--by", "build")
+    assert code == 2 and "--engine python" in err
+    code, _, err = run_cli(
+        "report", str(demo_traces), "--engine", "duckdb", "--memory-limit", "lots"
+    )
+    assert code == 2 and "memory_limit" in err
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    code, _, err = run_cli("report", str(empty), "--engine", "duckdb")
+    assert code == 2 and "no traces" in err
+    code, _, err = run_cli("export", str(demo_traces), "--to", "parquet")
+    assert code == 2 and "--out" in err
+    export_parquet(demo_traces, tmp_path / "parquet")
+    page = tmp_path / "page.html"
+    code, _, err = run_cli(
+        "report", str(tmp_path / "parquet"), "--engine", "duckdb", "--html", str(page)
+    )
+    assert code == 2 and "trace files" in err and not page.exists()
+    code, out, _ = run_cli("report", str(demo_traces), "--engine", "duckdb", "--html", str(page))
+    assert code == 0 and page.stat().st_size > 0 and "Actions (execution traces)" in out
+    code, _, err = run_cli("export", str(empty), "--to", "parquet", "--out", str(tmp_path / "o"))
+    assert code == 2 and "no traces" in err
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder", encoding="utf-8")
+    code, _, err = run_cli("export", str(demo_traces), "--to", "parquet", "--out", str(blocker))
+    assert code == 2 and "a-file" in err
+
+
+def test_duckdb_giving_up_is_one_line_not_a_traceback(demo_traces: Path, tmp_path: Path) -> None:
+    # Far too little memory for DuckDB's own buffers: it gives up, and says so in one line.
+    code, _, err = run_cli(
+        "report", str(demo_traces), "--engine", "duckdb", "--memory-limit", "1MB"
+    )
+    assert code == 2 and len(err.strip().splitlines()) == 1 and "DuckDB could not finish" in err
+    with pytest.raises(duckdb_engine.EngineError, match="Error"), duckdb_engine.engine_errors():
+        raise duckdb.Error("")  # no message: the error's type names it
+
+
+def test_damage_is_labelled_with_the_engine_that_counted_it(tmp_path: Path) -> None:
+    folder = tmp_path / "traces"
+    folder.mkdir()
+    trace = json.dumps(execution_trace(_spec(1), None)[1])
+    (folder / "t.jsonl").write_text(trace + "\nnot json\n", encoding="utf-8")
+    code, out, _ = run_cli("report", str(folder), "--engine", "duckdb")
+    assert code == 0 and "counted by DuckDB" in out
+
+
+def test_memory_is_bounded_by_the_limit_and_spills_to_a_temporary_folder(tmp_path: Path) -> None:
+    with contextlib.closing(connect("256MB", tmp_path)) as db:
+        limit = db.execute("SELECT current_setting('memory_limit')").fetchone()[0]
+        spill = db.execute("SELECT current_setting('temp_directory')").fetchone()[0]
+    assert limit.replace(" ", "") in ("244.1MiB", "256.0MB", "256MB")
+    assert spill == str(tmp_path)
+
+
+BLOCKED = (
+    "import sys; sys.modules['duckdb'] = None; "
+    "from actiontrace.cli import main; sys.exit(main(sys.argv[1:]))"
+)
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ("report", "{path}", "--engine", "duckdb"),
+        ("export", "{path}", "--to", "parquet", "--out", "{out}"),
+    ],
+)
+def test_without_the_extra_one_line_names_it(
+    demo_traces: Path, tmp_path: Path, argv: tuple[str, ...]
+) -> None:
+    args = [part.format(path=demo_traces, out=tmp_path / "out") for part in argv]
+    done = subprocess.run(
+        [sys.executable, "-c", BLOCKED, *args], capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 2
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and "actiontrace[scale]" in lines[0], done.stderr
+    assert "actiontrace[scale]" in EXTRA_MESSAGE and issubclass(MissingExtraError, ImportError)
+
+
+def test_the_docs_quote_the_sql_the_engine_runs() -> None:
+    documented = " ".join((ROOT / "docs" / "scaling-out.md").read_text(encoding="utf-8").split())
+    for name, sql in REPORT_QUERIES.items():
+        text = sql.format(limit=10) if name == "slowest" else sql
+        assert " ".join(text.split()) in documented, name
+
+
+def test_python_engine_report_path_is_what_the_cli_prints(demo_traces: Path) -> None:
+    assert json_report(demo_traces, "python") == json.loads(json.dumps(report_path(demo_traces)))
+    assert re.fullmatch(r"\d+", str(report_duckdb(demo_traces)["total"]))
+
+
+def test_line_numbers_hold_when_duckdb_reads_files_in_parallel(tmp_path: Path) -> None:
+    """DuckDB reads the files on several threads; every slowest trace keeps its file and line."""
+    folder = tmp_path / "traces"
+    folder.mkdir()
+    _, base = execution_trace(_spec(0), None)
+    for file in range(3):
+        lines = []
+        for n in range(4000):
+            base["metadata"]["traceId"] = f"{file:04x}{n:028x}"
+            base["execution"]["duration"] = ((n * 7919 + file * 104729) % 100_003) / 7.0
+            lines.append(json.dumps(base))
+            if n % 997 == 0:
+                lines.append("")  # blank lines count as lines too
+        (folder / f"part-{file}.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    python = report_path(folder, slowest=300)
+    files = report_duckdb(folder, slowest=300)
+    assert files["slowest"] == python["slowest"]
+    assert {entry["file"] for entry in files["slowest"]} == {
+        str(folder / f"part-{file}.jsonl") for file in range(3)
+    }
