@@ -16,7 +16,7 @@ import pytest
 from actiontrace import ActionExecutionTrace, cli
 from actiontrace.cli import main
 
-# SPEC §7's object for machines (more keys allowed).
+# Reference §13's object for machines (more keys allowed).
 REPORT_SCHEMA = {
     "type": "object",
     "required": ["total", "actions", "errorTypes", "slowest"],

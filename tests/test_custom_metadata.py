@@ -1,4 +1,4 @@
-"""Custom metadata on execution traces: four sources, precedence, sanitising, cap (SPEC §9.2)."""
+"""Custom metadata on execution traces: four sources, precedence, sanitising, cap (ref. §10)."""
 
 from __future__ import annotations
 

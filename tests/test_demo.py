@@ -1,5 +1,5 @@
 """The demo session: real pipeline, some failures and errors, secrets redacted, replayable,
-with linked reactions, structured step traces and custom metadata (SPEC §9)."""
+with linked reactions, structured step traces and custom metadata (reference §10)."""
 
 from __future__ import annotations
 

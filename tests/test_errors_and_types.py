@@ -1,4 +1,4 @@
-"""SPEC §1 (errors) and §2 (constants, enums, TypedDicts)."""
+"""Reference §1 (errors) and §2 (constants, enums, TypedDicts)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""SPEC §5: ActionExecutionTraceFactory — the logger contract, validation, logging, user rules."""
+"""Ref. §5: ActionExecutionTraceFactory — the logger contract, validation, logging, user rules."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Trace and span ids and W3C traceparent handling (SPEC §9.1)."""
+"""Trace and span ids and W3C traceparent handling (reference §10)."""
 
 from __future__ import annotations
 

@@ -511,7 +511,7 @@ def test_an_exception_class_named_after_a_token_is_never_written(
 
 # -- the contract's own examples, exactly, by every route ----------------------------------------
 
-SPEC_EXAMPLES = [
+RULE_EXAMPLES = [
     ("password: hunter2", f"password: {REDACTED}"),
     ("pwd=x", f"pwd={REDACTED}"),
     ('"token": "abc"', f'"token": "{REDACTED}"'),
@@ -531,7 +531,7 @@ SPEC_EXAMPLES = [
 ]
 
 
-@pytest.mark.parametrize(("text", "expected"), SPEC_EXAMPLES)
+@pytest.mark.parametrize(("text", "expected"), RULE_EXAMPLES)
 def test_the_contracts_examples_read_exactly_as_promised_by_every_route(
     text: str,
     expected: str,

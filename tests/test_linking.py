@@ -1,4 +1,4 @@
-"""Automatic correlation of actions dispatched from inside other actions' handlers (SPEC §9.1)."""
+"""Automatic correlation of actions dispatched from inside other actions' handlers (ref. §10)."""
 
 from __future__ import annotations
 

@@ -454,7 +454,7 @@ def test_writing_after_close_drops_and_counts(
     assert sink.flush() is True
 
 
-# -- ids (SPEC §9.1) -------------------------------------------------------------------------------
+# -- ids (reference §10) ----------------------------------------------------------------------
 
 TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
 PARENT_ID = "00f067aa0ba902b7"

@@ -46,7 +46,7 @@ def hex_ids(span: ReadableSpan) -> tuple[str, str, str | None]:
 
 
 def action(action_id: str, span_id: str, parent: str | None) -> dict[str, Any]:
-    """A finished execution trace dict carrying SPEC §9.1 ids (built by hand)."""
+    """A finished execution trace dict carrying reference §10 ids (built by hand)."""
     trace = ActionExecutionTraceFactory().create_trace(
         action_id=action_id, actor_id="hero", turn_action={"actionDefinitionId": action_id}
     )
@@ -101,8 +101,6 @@ def test_linked_actions_form_one_tree_with_the_stored_ids(
 def test_real_linked_execution_traces_keep_their_ids(
     memory: tuple[OTelTraceSink, InMemorySpanExporter],
 ) -> None:
-    if not hasattr(ActionExecutionTrace, "trace_id"):
-        pytest.skip("ActionExecutionTrace has no trace_id yet (SPEC §9.1 in progress)")
     sink, exporter = memory
     turn = {"actionDefinitionId": "core:attack"}
     parent = ActionExecutionTrace(action_id="core:attack", actor_id="hero", turn_action=turn)

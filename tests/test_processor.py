@@ -437,7 +437,7 @@ def test_traced_action_records_start_payload_and_result_before_returning() -> No
             "action_id": "core:go",
             "actor_id": "p1",
             "turn_action": go(targetId="door"),
-            "verbosity": Verbosity.STANDARD,  # the filter's verbosity_for answer (SPEC §9.4)
+            "verbosity": Verbosity.STANDARD,  # the filter's verbosity_for answer (reference §10)
         }
     ]
     [trace] = output.traces  # the awaitable write_trace finished before dispatch_action returned

@@ -1,4 +1,4 @@
-"""CommandProcessor with a structured trace factory: nested spans per dispatch (SPEC §9.3)."""
+"""CommandProcessor with a structured trace factory: nested spans per dispatch (reference §10)."""
 
 from __future__ import annotations
 

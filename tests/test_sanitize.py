@@ -1,4 +1,4 @@
-"""SPEC §4: ``sanitize_payload`` and ``is_sensitive_key`` — key rules, value secrets, type
+"""Reference §4: ``sanitize_payload`` and ``is_sensitive_key`` — key rules, value secrets, type
 conversions, cycles and depth, the size cap, user rules, and never raising.
 """
 

@@ -1,4 +1,4 @@
-"""SPEC §4 as properties (hypothesis): secrets under sensitive keys never reach the JSON, the
+"""Reference §4 as properties (hypothesis): secrets under sensitive keys never reach the JSON, the
 sanitiser never raises and always yields strict, size-capped JSON, and ``to_json`` is ``to_dict``.
 """
 

@@ -1,4 +1,4 @@
-"""SPEC §3: the JSON Schema (draft 2020-12) shipped as ``actiontrace/trace.schema.json``."""
+"""Reference §3: the JSON Schema (draft 2020-12) shipped as ``actiontrace/trace.schema.json``."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""StructuredTrace, Span, span() and ActionAwareStructuredTrace (SPEC §9.3)."""
+"""StructuredTrace, Span, span() and ActionAwareStructuredTrace (reference §10)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""SPEC §3: ActionExecutionTrace — construction, lifecycle, phases, timing, status, immutability,
+"""Ref. §3: ActionExecutionTrace — construction, lifecycle, phases, timing, status, immutability,
 serialisation. Every trace a test here constructs is validated against the packaged schema (and
 its ``to_json()`` compared with ``to_dict()``) when the test ends.
 """

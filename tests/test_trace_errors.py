@@ -1,4 +1,4 @@
-"""SPEC §3: the error record of ``capture_error`` — message, type, stack, code, the cause chain —
+"""Ref. §3: the error record of ``capture_error`` — message, type, stack, code, the cause chain —
 and that it never raises (beyond its TraceStateErrors) whatever the error object does.
 """
 

@@ -1,4 +1,4 @@
-"""What an execution trace keeps at each verbosity (SPEC §9.4)."""
+"""What an execution trace keeps at each verbosity (reference §10)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Verbosity levels and stage-data reduction (SPEC §9.4)."""
+"""Verbosity levels and stage-data reduction (reference §10)."""
 
 from __future__ import annotations
 
