@@ -75,6 +75,8 @@ _EXPORTS = {
 }
 
 if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping, MutableMapping
+
     from .analysis.follow import follow_traces
     from .context import current_trace
     from .errors import InvalidArgumentError, TraceStateError
@@ -163,16 +165,29 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> object:
-    """Load a public name's module on first use, then keep the name here (PEP 562)."""
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    from importlib import import_module  # noqa: PLC0415 - only when a name is first used
+def _lazy_exports(
+    package: str, exports: "Mapping[str, str]", namespace: "MutableMapping[str, object]"
+) -> "Callable[[str], object]":
+    """Return a module ``__getattr__`` loading ``exports[name]`` (relative to ``package``) on use.
 
-    value = getattr(import_module(module, __name__), name)
-    globals()[name] = value
-    return value
+    The loaded value is kept in ``namespace`` (the package's ``globals()``), so a name costs one
+    import, once. The analysis package uses it too.
+    """
+
+    def __getattr__(name: str) -> object:
+        module = exports.get(name)
+        if module is None:
+            raise AttributeError(f"module {package!r} has no attribute {name!r}")
+        from importlib import import_module  # noqa: PLC0415 - only when a name is first used
+
+        value = getattr(import_module(module, package), name)
+        namespace[name] = value
+        return value
+
+    return __getattr__
+
+
+__getattr__ = _lazy_exports(__name__, _EXPORTS, globals())
 
 
 def __dir__() -> list[str]:

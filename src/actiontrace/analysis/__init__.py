@@ -4,6 +4,8 @@ Each name loads its module on first use (PEP 562), so importing one analysis mod
 the command line, say) does not load the others.
 """
 
+from .. import _lazy_exports
+
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (type checkers know it)
 
 _EXPORTS = {
@@ -33,13 +35,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> object:
-    """Load a name's module on first use, then keep the name here (PEP 562)."""
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    from importlib import import_module  # noqa: PLC0415 - only when a name is first used
-
-    value = getattr(import_module(module, __name__), name)
-    globals()[name] = value
-    return value
+__getattr__ = _lazy_exports(__name__, _EXPORTS, globals())
