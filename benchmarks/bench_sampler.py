@@ -18,7 +18,7 @@ from typing import Any
 
 from _common import Row, header, interleaved_ns, pick, print_table
 from actiontrace import ActionExecutionTrace, TailSampler
-from actiontrace.context import CURRENT_TRACE
+from actiontrace.context import DISPATCHING, Dispatching
 
 TURN = {"actionDefinitionId": "core:go", "commandString": "go north"}
 
@@ -82,12 +82,12 @@ def _held_bytes(children: int) -> tuple[int, int]:
     try:
         before = tracemalloc.get_traced_memory()[0]
         sampler = TailSampler(_Nothing(), rate=0.1, max_pending=pick(10_000, 100))
-        token = CURRENT_TRACE.set(root)
+        token = DISPATCHING.set(Dispatching(root))
         try:
             for kid in kids:
                 sampler.write_trace(kid)
         finally:
-            CURRENT_TRACE.reset(token)
+            DISPATCHING.reset(token)
         gc.collect()
         held = tracemalloc.get_traced_memory()[0] - before
     finally:
