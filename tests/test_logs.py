@@ -146,3 +146,27 @@ def test_a_lock_held_by_another_thread_at_a_fork_does_not_hang_the_child():
     finally:
         release.set()
         holder.join(10)
+
+
+def test_a_level_the_logger_ignores_costs_no_formatting_or_redaction():
+    formatted = []
+
+    class Counted:
+        def __str__(self):
+            formatted.append(1)
+            return "value"
+
+    logger = logging.getLogger("actiontrace.test.levels")
+    logger.setLevel(logging.WARNING)
+    records: list[logging.LogRecord] = []
+    handler = logging.Handler()
+    handler.emit = records.append  # type: ignore[method-assign]
+    logger.addHandler(handler)
+    try:
+        log = SafeLog(logger)
+        log.debug("quiet %s", Counted())
+        assert formatted == [] and records == []
+        log.warning("loud %s", Counted())
+        assert formatted == [1] and [r.getMessage() for r in records] == ["loud value"]
+    finally:
+        logger.removeHandler(handler)

@@ -315,7 +315,11 @@ def test_follow_failure_is_logged(traces: Path, monkeypatch: pytest.MonkeyPatch)
 
     with LiveServer(traces, port=0, logger=Logger()) as live:
         assert request(live, "GET", "/data")[0] == 200
-    assert messages == [f"actiontrace serve: following {traces} failed"]
+    # One finished (redacted) message: the line, then the traceback the library formatted itself.
+    [message] = messages
+    first, *rest = message.splitlines()
+    assert first == f"actiontrace serve: following {traces} failed"
+    assert rest and rest[-1] == "OSError: disk on fire"
 
 
 def test_ipv6_loopback_works_when_available(traces: Path) -> None:

@@ -24,7 +24,8 @@ __all__ = ["LOG_INTERVAL", "SafeLog", "format_exception_text"]
 LOG_INTERVAL: Final = 5.0
 """Seconds between two rate-limited messages of one kind."""
 
-_LEVELS: Final = frozenset({"debug", "info", "warning", "error"})
+# The levels the library logs at, with the numbers of the logging module (not imported for them).
+_LEVELS: Final = {"debug": 10, "info": 20, "warning": 30, "error": 40}
 
 
 def format_exception_text(error: BaseException) -> str:
@@ -73,8 +74,11 @@ class SafeLog:
     ) -> None:
         """Log ``message % args`` (and the traceback of ``exc``) at ``level``; never raises."""
         try:
-            emit = getattr(self._logger, level if level in _LEVELS else "error")
-            emit(_render(message, args, exc))
+            level = level if level in _LEVELS else "error"
+            enabled = getattr(self._logger, "isEnabledFor", None)
+            if enabled is not None and not enabled(_LEVELS[level]):
+                return  # nothing to format or redact for a level nobody listens to
+            getattr(self._logger, level)(_render(message, args, exc))
         except Exception:  # a broken logger must not stop a worker or reach the game
             return
 

@@ -34,6 +34,7 @@ from typing import Any
 
 from ..errors import InvalidArgumentError
 from ..factory import ensure_logger
+from ..logs import SafeLog
 from ..output.discovery import TraceFile, discover_trace_files
 from ..output.lines import open_regular
 from ..output.reader import ReadStats
@@ -122,7 +123,7 @@ class LiveServer:
         self.poll_interval = poll_interval
         self.publish_interval = publish_interval
         self.keepalive = keepalive
-        self.logger = ensure_logger(logger, "logger")
+        self.logger = SafeLog(ensure_logger(logger, "logger"))
         self._live = LiveData(self.path)
         self._stats = ReadStats()
         self._state = _State(self._live.data(live=True, extra=self._stats.counts()))
@@ -186,10 +187,8 @@ class LiveServer:
         while not self._stop.is_set():
             try:
                 self._follow_once()
-            except Exception:
-                self.logger.error(
-                    "actiontrace serve: following %s failed", self.path, exc_info=True
-                )
+            except Exception as error:
+                self.logger("error", "actiontrace serve: following %s failed", self.path, exc=error)
                 # Start afresh (a new reading counts everything again, nothing twice).
                 self._live = LiveData(self.path)
                 self._stats = ReadStats()
