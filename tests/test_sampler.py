@@ -385,9 +385,8 @@ def test_a_remote_rooted_tree_is_held_until_its_local_root_ends() -> None:
     sampler = TailSampler(out, rate=0.0)
     remote = TraceContext("4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7")
     root = _trace("net:handle", parent=remote)
-    token = DISPATCHING.set(
-        Dispatching(root)
-    )  # the child is written while its parent runs, as in dispatch
+    # the child is written while its parent runs, as in dispatch
+    token = DISPATCHING.set(Dispatching(root))
     try:
         sampler.write_trace(_trace("core:child", outcome="failed", parent=root))
     finally:
@@ -732,3 +731,40 @@ def test_an_opentelemetry_sink_behind_the_sampler_exports_what_is_kept(
     assert [span.name for span in spans] == ["magic:cast"]
     assert spans[0].attributes["actiontrace.status"] == "error"
     assert format(spans[0].context.trace_id, "032x") == failing.trace_id
+
+
+EXIT_WITH_A_HELD_TRACE = r"""
+import sys
+from actiontrace import ActionExecutionTrace, ActionTraceOutputService, TailSampler
+from actiontrace.context import DISPATCHING, Dispatching
+
+def trace(action, parent=None):
+    made = ActionExecutionTrace(
+        action_id=action, actor_id="hero", turn_action={"actionDefinitionId": action}, parent=parent
+    )
+    made.capture_dispatch_start()
+    return made
+
+sampler = TailSampler(ActionTraceOutputService(sys.argv[1]), rate=0.0)
+root = trace("core:root")  # never ends: its child stays held until exit
+child = trace("core:child", parent=root)
+child.capture_error(RuntimeError("boom"))
+token = DISPATCHING.set(Dispatching(root))
+sampler.write_trace(child)
+DISPATCHING.reset(token)
+assert sampler.pending == 1
+later = ActionTraceOutputService(sys.argv[2])  # an output made after the sampler
+# The program ends without closing anything.
+"""
+
+
+def test_a_held_trace_reaches_the_file_at_exit_whatever_was_made_after(tmp_path: Path) -> None:
+    first, second = tmp_path / "first", tmp_path / "second"
+    subprocess.run(
+        [sys.executable, "-c", EXIT_WITH_A_HELD_TRACE, str(first), str(second)],
+        check=True,
+        timeout=60,
+    )
+    written = list(read_traces(first))
+    assert [t["metadata"]["actionId"] for t in written] == ["core:child"]
+    assert written[0]["sampling"]["reason"] == "error"

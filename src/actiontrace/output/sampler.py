@@ -33,15 +33,12 @@ queue is full.
 
 from __future__ import annotations
 
-import atexit
 import hashlib
 import json
 import logging
 import math
-import os
 import threading
 import time
-import weakref
 from collections import OrderedDict
 from collections.abc import Mapping
 from types import TracebackType
@@ -54,6 +51,7 @@ from ..logs import SafeLog
 from ..pipeline.filter import ActionPatterns
 from ..trace import ActionExecutionTrace
 from ..types import ExecutionStatus
+from .worker import register_front
 
 __all__ = ["REASONS", "TailSampler"]
 
@@ -66,7 +64,6 @@ _GOLDEN: Final = 0x9E3779B97F4A7C15
 _THRESHOLD_CACHE_LIMIT: Final = 4096
 _DEFAULT_TIMEOUT: Final = 10.0
 _monotonic = time.monotonic
-_LIVE: weakref.WeakSet[TailSampler] = weakref.WeakSet()
 _UNKNOWN: Final = object()
 
 
@@ -335,8 +332,7 @@ class TailSampler:
         self._closed = False
         self._counts = {"kept": 0, "sampledOut": 0, **dict.fromkeys(_STAT_KEYS.values(), 0)}
         self._log = SafeLog(logging.getLogger("actiontrace"))
-        atexit.register(self._close_at_exit)
-        _LIVE.add(self)
+        register_front(self)  # closed at exit before the outputs it feeds; renewed after fork
 
     # -- configuration -----------------------------------------------------------------------------
 
@@ -624,7 +620,6 @@ class TailSampler:
             self._count(out)
         self._hand_on(out)
         if first:
-            atexit.unregister(self._close_at_exit)
             self._call_output("close", wait)
 
     def _call_output(self, name: str, timeout: float) -> bool:
@@ -672,12 +667,3 @@ class TailSampler:
 
     def __repr__(self) -> str:
         return f"TailSampler({self._output!r}, rate={self._rate!r}, seed={self._seed!r})"
-
-
-def _reset_after_fork() -> None:
-    for sampler in list(_LIVE):
-        sampler._after_fork()
-
-
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_reset_after_fork)

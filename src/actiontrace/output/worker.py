@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import atexit
 import bisect
+import contextlib
 import math
 import os
 import sys
@@ -55,8 +56,10 @@ __all__ = [
     "DEFAULT_TIMEOUT",
     "Batch",
     "BatchSink",
+    "FrontOutput",
     "Worker",
     "is_failure",
+    "register_front",
 ]
 
 DEFAULT_TIMEOUT: Final = 10.0
@@ -506,10 +509,33 @@ class Worker:
 
 
 _REGISTRY: weakref.WeakSet[Worker] = weakref.WeakSet()
+_FRONTS: weakref.WeakSet[FrontOutput] = weakref.WeakSet()
+
+
+class FrontOutput(Protocol):
+    """An output that holds traces in front of other outputs (``TailSampler``).
+
+    At exit it is closed before any worker, so what it still holds reaches them; in a forked
+    child it is told to start afresh.
+    """
+
+    def _close_at_exit(self) -> None: ...
+
+    def _after_fork(self) -> None: ...
 
 
 def _register(worker: Worker) -> None:
     _REGISTRY.add(worker)
+    _hook_exit()
+
+
+def register_front(output: FrontOutput) -> None:
+    """Close ``output`` at exit before every worker, and renew it after a fork (weakly held)."""
+    _FRONTS.add(output)
+    _hook_exit()
+
+
+def _hook_exit() -> None:
     # atexit runs hooks last-in first-out: re-registering keeps the one hook ahead of anything
     # registered since (an OpenTelemetry provider's own shutdown, say), so workers still have
     # somewhere to hand their last traces.
@@ -518,7 +544,10 @@ def _register(worker: Worker) -> None:
 
 
 def _close_all() -> None:
-    """Close every worker still open (the owner's close: it may do more than the worker's)."""
+    """Close every output still open: fronts first, then the workers (through their owners)."""
+    for front in list(_FRONTS):
+        with contextlib.suppress(Exception):  # a front's close logs its own faults
+            front._close_at_exit()
     for worker in list(_REGISTRY):
         try:
             worker._at_exit()
@@ -540,13 +569,15 @@ def _close_all_at_multiprocessing_exit(_token: object) -> None:
 
 
 def _renew_all_after_fork() -> None:
+    for front in list(_FRONTS):
+        front._after_fork()
     for worker in list(_REGISTRY):
         worker._renew_after_fork()
     # A multiprocessing child ends with os._exit: atexit hooks never run there. Its own exit
     # function runs the finalizers registered after its start-up cleared the parent's, so the
     # one exit hook is registered with multiprocessing too (nothing is imported for it).
     util = sys.modules.get("multiprocessing.util")
-    if util is not None and _REGISTRY:
+    if util is not None and (_REGISTRY or _FRONTS):
         util.register_after_fork(_EXIT_TOKEN, _close_all_at_multiprocessing_exit)
 
 
