@@ -104,6 +104,11 @@ def test_the_command_line_parser_loads_no_command_s_machinery() -> None:
         "actiontrace.analysis.tree",
         "actiontrace.pipeline",
         "actiontrace.output.service",
+        "actiontrace.output.reader",
+        "actiontrace.output.records",
+        "actiontrace.analysis.chrome",
+        "actiontrace.trace",
+        "orjson",
         "asyncio",
     ):
         assert heavy not in loaded, heavy

@@ -27,9 +27,12 @@ import sys
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from ..output.reader import ReadStats, scan_traces
-from ..output.records import TraceRecord
-from .chrome import write_chrome_trace
+TYPE_CHECKING = False  # typing.TYPE_CHECKING (type checkers know it), without the import
+if TYPE_CHECKING:
+    from ..output.records import TraceRecord
+
+# The read path and the exporters load when the command runs: the parser registers this command
+# without them (``actiontrace --help`` stays fast).
 
 __all__ = ["BATCH_SIZE", "register", "run"]
 
@@ -77,6 +80,8 @@ def run(args: argparse.Namespace) -> int:
         return _fail(f"no such file or directory: {args.path}")
     if args.to == "parquet":
         return _to_parquet(args.path, args.out)
+    from ..output.reader import ReadStats, scan_traces  # noqa: PLC0415 - see the imports
+
     stats = ReadStats()
     seen = _Counted(scan_traces(args.path, stats))
     try:
@@ -117,6 +122,8 @@ class _Counted:
 
 
 def _to_chrome(traces: _Counted, out: str, path: str) -> int:
+    from .chrome import write_chrome_trace  # noqa: PLC0415 - see the imports
+
     written = write_chrome_trace(traces, out)
     if traces.count == 0:
         return _fail(f"no traces in {path}")
@@ -210,6 +217,8 @@ def _deliver(sink: Any) -> bool:
 
 
 def _count(path: str) -> int:
+    from ..output.reader import scan_traces  # noqa: PLC0415 - see the imports
+
     return sum(1 for _ in scan_traces(path))
 
 

@@ -19,8 +19,11 @@ from array import array
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from ..output.reader import ReadStats, scan_traces
 from .stats import nearest_rank, weighted_percentile
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING (type checkers know it), without the import
+if TYPE_CHECKING:
+    from ..output.reader import ReadStats
 
 __all__ = [
     "DEFAULT_MAX_SAMPLES",
@@ -101,6 +104,13 @@ class ActionRun:
         return self.errors / self.count if self.count else None
 
 
+def _new_stats() -> ReadStats:
+    # The read path loads when a run is read: registering ``check`` and ``diff`` needs none of it.
+    from ..output.reader import ReadStats  # noqa: PLC0415
+
+    return ReadStats()
+
+
 @dataclass(slots=True)
 class Run:
     """What ``load_run`` read: ``actions`` by id, the read ``stats``, and sampling counts.
@@ -110,7 +120,7 @@ class Run:
 
     path: str
     actions: dict[str, ActionRun] = field(default_factory=dict)
-    stats: ReadStats = field(default_factory=ReadStats)
+    stats: ReadStats = field(default_factory=_new_stats)
     sampled: int = 0
     weighted: int = 0
 
@@ -126,6 +136,8 @@ def load_run(path: str | os.PathLike[str], *, max_samples: int = DEFAULT_MAX_SAM
     Raises ``FileNotFoundError`` when ``path`` does not exist; damaged lines and unreadable files
     are counted in ``run.stats``, never raised.
     """
+    from ..output.reader import scan_traces  # noqa: PLC0415 - see _new_stats
+
     run = Run(os.fspath(path))
     actions = run.actions
     for record in scan_traces(path, run.stats, fast=True):

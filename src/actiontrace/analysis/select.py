@@ -5,7 +5,11 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable
 
-from ..output.records import SPAN_STATUSES, STATUSES, TraceRecord
+from ..statuses import SPAN_STATUSES, STATUSES
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING (type checkers know it), without the import
+if TYPE_CHECKING:
+    from ..output.records import TraceRecord
 
 __all__ = [
     "STATUS_CHOICES",

@@ -15,14 +15,15 @@ import sys
 import threading
 import time
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ..output.discovery import display_path
-from ..output.records import TraceRecord, as_record
 from .select import add_selection_arguments
 from .text import printable
 
-# The follower, the live server and the pattern matcher load when their command runs, so that
+if TYPE_CHECKING:
+    from ..output.records import TraceRecord
+
+# The read path, the follower and the live server load when their command runs, so that
 # registering these commands keeps `actiontrace --help` fast.
 
 __all__ = ["format_line", "register"]
@@ -107,6 +108,8 @@ def format_line(trace: TraceRecord | Mapping[str, Any]) -> str:
     structured trace: wall time, its root status, root operation, span count, duration, trace
     id. Anything else: its type and file position.
     """
+    from ..output.records import TraceRecord, as_record  # noqa: PLC0415 - see the imports
+
     record = trace if type(trace) is TraceRecord else as_record(trace)
     if record is None:
         return "-" * 23 + "  not a trace"
@@ -186,6 +189,8 @@ def run_serve(args: argparse.Namespace) -> int:
     stop = threading.Event()
     previous = signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:
+        from ..output.discovery import display_path  # noqa: PLC0415 - see the imports
+
         shown = printable(display_path(path))
         print(f"actiontrace: serving {shown} at {server.url} (Ctrl-C to stop)", flush=True)
         if args.host not in ("127.0.0.1", "localhost", "::1"):

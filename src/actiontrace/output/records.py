@@ -28,6 +28,8 @@ from collections.abc import Callable, Mapping
 from itertools import accumulate
 from typing import Any, Final, NamedTuple
 
+from ..statuses import SPAN_STATUSES, STATUSES
+
 _fast_loads: Callable[[bytes], Any] | None
 try:  # the optional ``actiontrace[fast]`` extra: orjson parses trace lines about 4x faster
     from orjson import loads as _fast_loads
@@ -66,11 +68,6 @@ EXECUTION: Final = "execution"
 STRUCTURED_TYPES: Final = ("structured", "action_aware_structured")
 """``metadata.traceType`` values of structured (nested-operation) traces."""
 
-STATUSES: Final = ("success", "failed", "error", "pending", "in_progress")
-"""Execution statuses as written; ``TraceRecord.status`` is one of these or ``"unknown"``."""
-
-SPAN_STATUSES: Final = ("active", "success", "failure", "error")
-"""Span statuses as written; a structured record's status is one of these or ``"unknown"``."""
 
 BLANK: Final = object()
 """What ``parse_line`` returns for a line of only whitespace: not a trace, not damage."""
