@@ -115,6 +115,8 @@ DAMAGED_LINES = {
     "invalid": b'{"metadata": {"traceType": "execution"',
     "nan": b'{"metadata":{"traceType":"execution","actionId":"core:go"},'
     b'"execution":{"duration":NaN}}',
+    "infinity": b'{"metadata":{"traceType":"execution","actorId":"affinity"},'
+    b'"execution":{"duration":-Infinity}}',
     "deep": b'{"metadata":{"traceType":"execution"},"eventPayload":'
     + b"[" * 600
     + b"]" * 600
