@@ -2,9 +2,11 @@
 
 The report queries read two relations, ``traces`` (one row per execution trace) and ``spans`` (one
 row per span of a structured trace), with exactly the columns of the Parquet files that
-``actiontrace export --to parquet`` writes. They use only standard SQL (CTEs, window functions,
+``actiontrace export --to parquet`` writes. They use standard SQL (CTEs, window functions,
 ``CASE``, ``min_by``), so the same text runs in DuckDB, which the ``--engine duckdb`` report runs,
-and in Spark SQL, Trino or ClickHouse over the Parquet files. The scaling-out guide quotes them.
+and in Spark SQL, Trino or ClickHouse over the Parquet files; two percentile queries use DuckDB's
+list of fractions and ``range`` for speed, and the scaling-out guide, which quotes every query,
+gives their portable form.
 
 Latency percentiles are nearest rank, as in the Python report: the p-th percentile of n durations
 is the one at rank ``max(1, ceil(p / 100 * n))`` in ascending order, which is what the standard
