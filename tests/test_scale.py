@@ -115,6 +115,8 @@ DAMAGED_LINES = {
     "invalid": b'{"metadata": {"traceType": "execution"',
     "nan": b'{"metadata":{"traceType":"execution","actionId":"core:go"},'
     b'"execution":{"duration":NaN}}',
+    "infinity": b'{"metadata":{"traceType":"execution","actorId":"affinity"},'
+    b'"execution":{"duration":-Infinity}}',
     "deep": b'{"metadata":{"traceType":"execution"},"eventPayload":'
     + b"[" * 600
     + b"]" * 600
@@ -512,3 +514,33 @@ def test_line_numbers_hold_when_duckdb_reads_files_in_parallel(tmp_path: Path) -
     assert {entry["file"] for entry in files["slowest"]} == {
         str(folder / f"part-{file}.jsonl") for file in range(3)
     }
+
+
+def test_lines_of_the_longest_allowed_length_read_whole(tmp_path: Path) -> None:
+    """DuckDB's read buffer holds one line of the longest length: such lines, wherever they fall
+    across buffers, are traces like any other; one byte longer is damage."""
+    folder = tmp_path / "traces"
+    folder.mkdir()
+
+    def line(n: int, extra: int | None = None) -> str:
+        """Trace n as one line; with ``extra``, padded to MAX_LINE_BYTES + extra bytes."""
+        _, data = execution_trace(_spec(n), None)
+        data["metadata"]["traceId"] = f"{n:032x}"
+        data["execution"]["duration"] = float(n)
+        data["eventPayload"] = {"pad": ""}
+        if extra is not None:
+            data["eventPayload"]["pad"] = "x" * (MAX_LINE_BYTES + extra - len(json.dumps(data)))
+        return json.dumps(data)
+
+    lines = [line(n) for n in range(5)] + [line(100, 0)] + [line(n) for n in range(5, 9)]
+    lines += [line(101, 0), line(102, 1)] + [line(n) for n in range(9, 12)]
+    assert [len(text) for text in lines[5::5]] == [MAX_LINE_BYTES] * 2
+    (folder / "t.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    python = report_path(folder)
+    files = report_duckdb(folder, memory_limit="256MB")
+    assert python["total"] == 14 and python["damagedLines"] == 1
+    assert files == python
+    assert [(entry["line"], entry["duration"]) for entry in files["slowest"][:2]] == [
+        (11, 101.0),
+        (6, 100.0),
+    ]

@@ -151,10 +151,16 @@ def _truthy(expr: str) -> str:
 # itself refuses lone surrogate escapes, invalid UTF-8 and raw NUL bytes. Two rules are left to
 # the Python engine alone: a number too large for a float (1e400) makes the Python reader drop
 # the line, and a key written twice is read as its last value by Python, its first by DuckDB.
+# Written as one CASE so each search runs only on the lines the ones before it let through (in a
+# projection, an OR runs every side on every line): the bracket count runs on long lines only,
+# the search for 'Infinity' only on lines holding 'finity' (a needle whose first character is
+# rare in traces is found or ruled out faster).
 _SUSPECT = (
-    "(contains(text, 'NaN') OR contains(text, 'Infinity') "
-    f"OR (strlen(text) > {2 * MAX_DEPTH + 1} "
-    f"AND strlen(text) - strlen(replace(replace(text, '[', ''), '{{', '')) > {MAX_DEPTH}))"
+    "(CASE WHEN contains(text, 'NaN') THEN true "
+    "WHEN contains(text, 'finity') AND contains(text, 'Infinity') THEN true "
+    f"WHEN strlen(text) > {2 * MAX_DEPTH + 1} "
+    f"THEN strlen(text) - strlen(replace(replace(text, '[', ''), '{{', '')) > {MAX_DEPTH} "
+    "ELSE false END)"
 )
 
 _TYPE = _string("$.metadata.traceType")
@@ -368,9 +374,9 @@ _GLOB_CHARS = frozenset("*?[]{}")
 _SEQ_SHIFT = 40  # seq = file index << 40 | position in the file: reading order across files
 
 _LINE_COLUMNS = (
-    "idx BIGINT, ord BIGINT, kind VARCHAR, suspect VARCHAR, traceType VARCHAR, traceId VARCHAR, "
-    "actionId VARCHAR, actorId VARCHAR, status VARCHAR, duration DOUBLE, errorType VARCHAR, "
-    "errorMessage VARCHAR, samplingReason VARCHAR, samplingRate DOUBLE, spans JSON"
+    "idx BIGINT, ord BIGINT, kind at_kind, suspect VARCHAR, traceType VARCHAR, traceId VARCHAR, "
+    "actionId VARCHAR, actorId VARCHAR, status at_status, duration DOUBLE, errorType VARCHAR, "
+    "errorMessage VARCHAR, samplingReason at_reason, samplingRate DOUBLE, spans JSON"
 )
 _REPORT_TRACE_COLUMNS = (
     "seq BIGINT, file VARCHAR, line BIGINT, traceId VARCHAR, actionId VARCHAR, actorId VARCHAR, "
@@ -382,7 +388,15 @@ _REPORT_SPAN_COLUMNS = (
     "spanIndex BIGINT, operation VARCHAR, duration DOUBLE, status VARCHAR"
 )
 
+# The line's kind, status and sampling reason as one-byte enums, not text: the lines' table is
+# a sixth smaller, so less of it is evicted to disk under a small memory limit (measured: 5% less
+# CPU on 1,000,000 traces at 256 MB).
+_ENUM_STATUSES = ", ".join(f"'{status}'" for status in sorted({*STATUSES, "unknown"}))
 _SETUP_SQL = f"""
+DROP TYPE IF EXISTS at_kind; DROP TYPE IF EXISTS at_status; DROP TYPE IF EXISTS at_reason;
+CREATE TYPE at_kind AS ENUM ('blank', 'damaged', 'suspect', 'trace');
+CREATE TYPE at_status AS ENUM ({_ENUM_STATUSES});
+CREATE TYPE at_reason AS ENUM ({_REASON_LIST});
 CREATE OR REPLACE TEMP TABLE at_files (idx BIGINT, path VARCHAR);
 CREATE OR REPLACE TEMP TABLE at_lines ({_LINE_COLUMNS});
 CREATE OR REPLACE TEMP TABLE at_py_traces ({_REPORT_TRACE_COLUMNS});
@@ -519,11 +533,13 @@ def _scan(connection: Any, files: list[tuple[int, str]]) -> None:
     for start in range(0, len(files), step):
         group = files[start : start + step]
         sources = " UNION ALL ".join(_SOURCE_SQL.replace("{idx}", str(index)) for index, _ in group)
-        # DuckDB's default buffer is 16 lines of the longest: 128 MiB a thread. Two lines' worth
-        # keeps a scan within a small memory limit at the same speed.
+        # DuckDB's default buffer is 16 lines of the longest: 128 MiB a thread. One line's worth
+        # keeps a scan within a small memory limit; measured on 1,000,000 traces it also spent
+        # about 6% less CPU than two lines' worth (less eviction under the limit). A line of
+        # the longest length still reads whole across buffers.
         params: dict[str, Any] = {f"file{index}": file for index, file in group}
         params["max_line"] = MAX_LINE_BYTES + 2
-        params["buffer"] = 2 * (MAX_LINE_BYTES + 2)
+        params["buffer"] = MAX_LINE_BYTES + 2
         # The rows carry their file and line: their order in the table does not matter, and
         # not keeping it lets the files' scans run side by side (each still numbers in order).
         connection.execute("SET preserve_insertion_order = false")
@@ -630,13 +646,18 @@ def _report(connection: Any, slowest: int) -> Report:
             types[kind] = types.get(kind, 0) + int(count)
     sampled, fractional, kept, total = connection.execute(q["totals"]).fetchone()
     estimated = bool(sampled)
-    weighted: dict[str, tuple[Any, ...]] = {}
+    # One percentile query, the cheapest that gives the right figures; a list answer is p50,
+    # p95, p99 in order (all null for an action without durations).
+    query = q["percentiles"]
     if estimated:
         query = q["weightedPercentiles"] if fractional else q["wholeWeightPercentiles"]
-        weighted = {row[0]: row[1:] for row in connection.execute(query).fetchall()}
+    percentiles: dict[str, tuple[Any, ...]] = {}
+    for row in connection.execute(query).fetchall():
+        values = row[1:] if len(row) == 4 else tuple(row[1] or (None, None, None))
+        percentiles[row[0]] = values
     actions: dict[str, ActionStats] = {}
     for row in connection.execute(q["actions"]).fetchall():
-        p50, p95, p99 = weighted.get(row[0], (None, None, None)) if estimated else row[9:12]
+        p50, p95, p99 = percentiles.get(row[0], (None, None, None))
         stats: ActionStats = {
             "count": int(row[1]),
             "success": int(row[2]),
@@ -648,7 +669,7 @@ def _report(connection: Any, slowest: int) -> Report:
             "p50": _float(p50),
             "p95": _float(p95),
             "p99": _float(p99),
-            "max": _float(row[12]),
+            "max": _float(row[9]),
         }
         if estimated:
             stats["kept"] = int(row[8])

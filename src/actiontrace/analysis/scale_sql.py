@@ -2,9 +2,11 @@
 
 The report queries read two relations, ``traces`` (one row per execution trace) and ``spans`` (one
 row per span of a structured trace), with exactly the columns of the Parquet files that
-``actiontrace export --to parquet`` writes. They use only standard SQL (CTEs, window functions,
+``actiontrace export --to parquet`` writes. They use standard SQL (CTEs, window functions,
 ``CASE``, ``min_by``), so the same text runs in DuckDB, which the ``--engine duckdb`` report runs,
-and in Spark SQL, Trino or ClickHouse over the Parquet files. The scaling-out guide quotes them.
+and in Spark SQL, Trino or ClickHouse over the Parquet files; two percentile queries use DuckDB's
+list of fractions and ``range`` for speed, and the scaling-out guide, which quotes every query,
+gives their portable form.
 
 Latency percentiles are nearest rank, as in the Python report: the p-th percentile of n durations
 is the one at rank ``max(1, ceil(p / 100 * n))`` in ascending order, which is what the standard
@@ -97,7 +99,7 @@ FROM weighted
 """
 
 # The per-action table: counts are sums of weights rounded half up (plain counts when nothing
-# was sampled). Percentiles here are nearest rank, for a run without sampling.
+# was sampled). Its percentiles come from one of the queries below.
 ACTIONS_SQL = f"""
 WITH weighted AS ({WEIGHTED_SQL})
 SELECT
@@ -111,11 +113,20 @@ SELECT
     FLOOR(SUM(CASE WHEN status NOT IN ('success', 'failed', 'error', 'pending', 'in_progress')
         THEN weight ELSE 0 END) + 0.5) AS unknown,
     COUNT(*) AS kept,
-    PERCENTILE_DISC(0.5) WITHIN GROUP (ORDER BY duration) AS p50,
-    PERCENTILE_DISC(0.95) WITHIN GROUP (ORDER BY duration) AS p95,
-    PERCENTILE_DISC(0.99) WITHIN GROUP (ORDER BY duration) AS p99,
     MAX(duration) AS max
 FROM weighted
+GROUP BY actionId
+ORDER BY actionId
+"""
+
+# Percentiles of a run without sampling: nearest rank. DuckDB takes the three fractions as one
+# list and sorts each action's durations once for all three (in Spark SQL, write three
+# PERCENTILE_DISC(p) calls); it returns them as a list, in the order asked.
+PERCENTILES_SQL = """
+SELECT
+    actionId AS action,
+    PERCENTILE_DISC([0.5, 0.95, 0.99]) WITHIN GROUP (ORDER BY duration) AS percentiles
+FROM traces
 GROUP BY actionId
 ORDER BY actionId
 """
@@ -155,9 +166,7 @@ WHOLE_WEIGHT_PERCENTILES_SQL = f"""
 WITH weighted AS ({WEIGHTED_SQL})
 SELECT
     actionId AS action,
-    PERCENTILE_DISC(0.5) WITHIN GROUP (ORDER BY duration) AS p50,
-    PERCENTILE_DISC(0.95) WITHIN GROUP (ORDER BY duration) AS p95,
-    PERCENTILE_DISC(0.99) WITHIN GROUP (ORDER BY duration) AS p99
+    PERCENTILE_DISC([0.5, 0.95, 0.99]) WITHIN GROUP (ORDER BY duration) AS percentiles
 FROM weighted, range(CAST(weight AS BIGINT)) AS copies(n)
 WHERE duration IS NOT NULL
 GROUP BY actionId
@@ -213,6 +222,7 @@ REPORT_QUERIES: dict[str, str] = {
     "traceTypes": TRACE_TYPES_SQL,
     "totals": TOTALS_SQL,
     "actions": ACTIONS_SQL,
+    "percentiles": PERCENTILES_SQL,
     "weightedPercentiles": WEIGHTED_PERCENTILES_SQL,
     "wholeWeightPercentiles": WHOLE_WEIGHT_PERCENTILES_SQL,
     "errorTypes": ERROR_TYPES_SQL,
@@ -221,7 +231,9 @@ REPORT_QUERIES: dict[str, str] = {
 }
 """The report's queries by name, over ``traces`` and ``spans``.
 
-``weightedPercentiles`` replaces the percentiles of ``actions`` when ``totals`` says some trace
-was sampled by rate (with every weight 1 it gives the same figures, only slower);
-``wholeWeightPercentiles`` gives the same figures faster when no weight has a fraction.
+``percentiles`` gives the per-action percentiles of a run without sampling;
+``weightedPercentiles`` gives them when ``totals`` says some trace was sampled by rate (with
+every weight 1 it gives the same figures, only slower); ``wholeWeightPercentiles`` gives the
+same figures faster when no weight has a fraction. ``percentiles`` and
+``wholeWeightPercentiles`` answer p50, p95 and p99 as one list.
 """
