@@ -29,7 +29,9 @@ every worker still open, through a weak registry, so a closed output is not kept
 open worker is re-created in the child, empty, with fresh locks and counters, and its owner is told
 (``after_fork``), so the child writes its own traces to files of its own while the parent carries on
 undisturbed. A ``multiprocessing`` child skips ``atexit`` hooks, so there the same hook runs as one
-of multiprocessing's exit finalizers.
+of multiprocessing's exit finalizers. An output that holds traces in front of the workers (the
+``TailSampler``) joins the same registry through :func:`register_front`: at exit it is closed
+before any worker, so what it still holds reaches them, and after a fork it starts afresh.
 """
 
 from __future__ import annotations
