@@ -37,7 +37,7 @@ import random
 import secrets
 from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, Final, TextIO
 
 from .analysis.report import Report, add_read_stats, build_report
 from .errors import InvalidArgumentError
@@ -409,14 +409,22 @@ class _Progress:
         stream.flush()
 
 
+_CHAOS: Final = {"actionDefinitionId": "magic:cast", "commandString": "cast chaos"}
+
+
 async def _session(game: _Game, turns: int, rng: random.Random, bar: _Progress) -> None:
     actors = list(game.world.position)
-    done = 0
+    total, done, crashed = turns * len(actors), 0, False
     for turn in range(1, turns + 1):
         game.turn = turn
         for actor in actors:
             game.actor = actor
-            await game.dispatch(actor, _turn_action(rng, actor, game.world))
+            turn_action = _turn_action(rng, actor, game.world)
+            crashed = crashed or turn_action == _CHAOS
+            if done == total - 1 and not crashed:
+                # Every session shows an error: the last actor casts chaos when nobody has yet.
+                turn_action = dict(_CHAOS)
+            await game.dispatch(actor, turn_action)
             done += 1
             bar.update(done)
 
