@@ -190,12 +190,22 @@ parsed AS (
     SELECT seq, text, x IS NOT NULL AS ok, {_COLUMNS}
     FROM raw
 ),
-typed AS (
+valued AS (
+    -- each value read once, as its own column: written twice into a CASE, it was computed twice
     SELECT *, CASE WHEN ok THEN {_TYPE} END AS traceType,
-        CASE WHEN ok AND NOT coalesce(starts_with({_ERROR}, '{{'), false)
-            AND coalesce({_string("$.execution.status")} NOT IN ({_STATUS_LIST}), true)
-            THEN CAST(json_extract(text, '$.result.success') AS VARCHAR) END AS c_success
+        {_string("$.metadata.traceId")} AS s_id,
+        {_string("$.execution.status")} AS s_status,
+        {_string("$.sampling.reason")} AS s_reason,
+        {_DURATION} AS n_duration,
+        {_RATE} AS n_rate
     FROM parsed
+),
+typed AS (
+    SELECT *,
+        CASE WHEN ok AND NOT coalesce(starts_with({_ERROR}, '{{'), false)
+            AND coalesce(s_status NOT IN ({_STATUS_LIST}), true)
+            THEN CAST(json_extract(text, '$.result.success') AS VARCHAR) END AS c_success
+    FROM valued
 ),
 flagged AS (
     SELECT *, CASE WHEN coalesce(traceType, '') <> '' THEN {_SUSPECT} END AS flag,
@@ -212,28 +222,25 @@ SELECT
     END AS kind,
     CASE WHEN flag THEN text END AS suspect,
     nullif(traceType, 'execution') AS traceType,
-    CASE WHEN length({_string("$.metadata.traceId")}) BETWEEN 1 AND {MAX_ID_CHARS}
-        THEN {_string("$.metadata.traceId")} END AS traceId,
+    CASE WHEN length(s_id) BETWEEN 1 AND {MAX_ID_CHARS} THEN s_id END AS traceId,
     coalesce(nullif({_string("$.metadata.actionId")}, ''), '?') AS actionId,
     coalesce(nullif({_string("$.metadata.actorId")}, ''), '?') AS actorId,
     CASE
-        WHEN {_string("$.execution.status")} IN ({_STATUS_LIST})
-            THEN {_string("$.execution.status")}
+        WHEN s_status IN ({_STATUS_LIST}) THEN s_status
         WHEN starts_with({_ERROR}, '{{') THEN 'error'
         WHEN {_x("$.result.success")} IS NOT NULL
             THEN CASE WHEN {_truthy(_x("$.result.success"))} THEN 'success' ELSE 'failed' END
         ELSE 'unknown'
     END AS status,
-    CASE WHEN {_DURATION} BETWEEN 0 AND {TIME_LIMIT_MS} THEN {_DURATION} END AS duration,
+    CASE WHEN n_duration BETWEEN 0 AND {TIME_LIMIT_MS} THEN n_duration END AS duration,
     CASE WHEN starts_with({_ERROR}, '{{') THEN coalesce(nullif(CASE
         WHEN json_type({_ERROR}, '$.type') = 'VARCHAR' THEN {_ERROR} ->> '$.type' END, ''),
         'UnknownError') END AS errorType,
     CASE WHEN starts_with({_ERROR}, '{{') THEN coalesce(CASE
         WHEN json_type({_ERROR}, '$.message') = 'VARCHAR' THEN {_ERROR} ->> '$.message' END,
         '') END AS errorMessage,
-    CASE WHEN {_string("$.sampling.reason")} IN ({_REASON_LIST})
-        THEN {_string("$.sampling.reason")} END AS samplingReason,
-    CASE WHEN {_RATE} > 0 AND {_RATE} <= 1 THEN {_RATE} END AS samplingRate,
+    CASE WHEN s_reason IN ({_REASON_LIST}) THEN s_reason END AS samplingReason,
+    CASE WHEN n_rate > 0 AND n_rate <= 1 THEN n_rate END AS samplingRate,
     CASE WHEN starts_with(CAST(sp AS VARCHAR), '[') THEN sp END AS spans
 FROM flagged
 """
