@@ -451,3 +451,22 @@ def test_an_async_output_cannot_be_awaited_by_a_sync_dispatch() -> None:
 def test_an_output_in_the_sequence_must_have_write_trace() -> None:
     with pytest.raises(ValueError, match=r"trace_output_service\[1\] must have a callable"):
         CommandProcessor(EventDispatchService(EventBus()), trace_output_service=[Keep(), 42])
+
+
+def test_dispatch_sync_names_an_async_handler_even_when_its_awaitable_cannot_close() -> None:
+    class Stubborn:
+        """An awaitable whose close() itself fails."""
+
+        def __await__(self) -> Any:
+            yield None
+
+        def close(self) -> None:
+            raise RuntimeError("cannot close")
+
+    def handler(payload: Any) -> Stubborn:
+        return Stubborn()
+
+    bus = EventBus()
+    bus.subscribe("evt", handler)
+    with pytest.raises(TypeError, match="is asynchronous"):
+        bus.dispatch_sync("evt", {})

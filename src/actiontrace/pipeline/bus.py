@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Awaitable, Callable
+from contextlib import suppress
 from inspect import isawaitable
 from types import CoroutineType
 from typing import Any, TypeAlias
 
 from ..errors import InvalidArgumentError
 
-__all__ = ["EventBus", "EventHandler", "Unsubscribe"]
+__all__ = ["EventBus", "EventHandler", "Unsubscribe", "close_awaitable"]
 
 EventHandler: TypeAlias = Callable[[Any], Awaitable[object] | object]
 """A handler: called with the payload alone; may return an awaitable, which is awaited."""
@@ -114,13 +115,20 @@ class EventBus:
                 continue
             result = subscription.handler(payload)
             if result is not None and (type(result) is CoroutineType or isawaitable(result)):
-                close = getattr(result, "close", None)
-                if callable(close):
-                    close()
+                close_awaitable(result)
                 raise TypeError(
                     f"handler {_name(subscription.handler)} of '{event_name}' is asynchronous: "
                     "dispatch_sync cannot await it (use dispatch)"
                 )
+
+
+def close_awaitable(value: object) -> None:
+    """Close an awaitable a synchronous caller cannot run (so it never warns "never awaited")."""
+    close = getattr(value, "close", None)
+    if callable(close):
+        # Closing is a courtesy; a broken close must not mask the real error.
+        with suppress(Exception):
+            close()
 
 
 def _name(handler: object) -> str:

@@ -6,7 +6,6 @@ trace (the processor, or a ``Tracer`` block), which records it as the trace's er
 
 from __future__ import annotations
 
-from contextlib import suppress
 from inspect import isawaitable
 from typing import Any, Final
 
@@ -14,6 +13,7 @@ from ..context import DISPATCHING, hand_over
 from ..errors import InvalidArgumentError
 from ..factory import LoggerLike, ensure_logger
 from ..logs import SafeLog
+from .bus import close_awaitable
 
 __all__ = ["ATTEMPT_ACTION_ID", "EventDispatchService", "close_awaitable", "describe_exception"]
 
@@ -28,15 +28,6 @@ def describe_exception(error: BaseException) -> str:
     except Exception:
         text = "<unprintable>"
     return f"{type(error).__name__}: {text}" if text else type(error).__name__
-
-
-def close_awaitable(value: object) -> None:
-    """Close an awaitable a synchronous caller cannot run (so it never warns "never awaited")."""
-    close = getattr(value, "close", None)
-    if callable(close):
-        # Closing is a courtesy; a broken close must not mask the real error.
-        with suppress(Exception):
-            close()
 
 
 class EventDispatchService:
