@@ -544,3 +544,67 @@ def test_lines_of_the_longest_allowed_length_read_whole(tmp_path: Path) -> None:
         (11, 101.0),
         (6, 100.0),
     ]
+
+
+def _ids_run(folder: Path) -> None:
+    """Traces with distinct ids over a plain and a gzip file; blank and overlong lines before
+    the slow ones shift the line numbers DuckDB counts."""
+    folder.mkdir()
+    _, base = execution_trace(_spec(0), None)
+    for file, suffix in enumerate((".jsonl", ".jsonl.gz")):
+        lines = [b"", b"x" * (MAX_LINE_BYTES + 1)]
+        for n in range(300):
+            base["metadata"]["traceId"] = f"{file:04x}{n:028x}"
+            base["metadata"]["actorId"] = f"actor-{file}-{n}"
+            base["execution"]["duration"] = float((n * 37 + file * 11) % 301)
+            lines.append(json.dumps(base).encode())
+        data = b"\n".join(lines) + b"\n"
+        (folder / f"part{suffix}").write_bytes(
+            gzip.compress(data) if suffix.endswith("gz") else data
+        )
+
+
+def test_the_scan_keeps_the_ids_of_every_slowest_trace(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ids are read only on lines at or above a bar drawn from a sample, and that bar never
+    leaves out a trace the report lists: no line is read a second time for its ids."""
+    _ids_run(tmp_path / "traces")
+
+    def no_second_read(*args: Any) -> Any:
+        raise AssertionError("the scan should have kept these ids")
+
+    monkeypatch.setattr(duckdb_engine, "_ids", no_second_read)
+    for slowest in (1, 10, 400):
+        python = report_path(tmp_path / "traces", slowest=slowest)
+        files = report_duckdb(tmp_path / "traces", slowest=slowest)
+        assert without(files, DAMAGE_SPLIT) == without(python, DAMAGE_SPLIT)
+        assert all(entry["traceId"] and entry["actorId"] != "?" for entry in files["slowest"])
+
+
+def test_ids_the_scan_left_out_are_read_again_from_their_lines(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _ids_run(tmp_path / "traces")
+    python = report_path(tmp_path / "traces", slowest=25)
+    # A bar above every duration: the scan keeps no ids, each listed trace's line is read again.
+    monkeypatch.setattr(duckdb_engine, "_ids_from", lambda *args: float("inf"))
+    files = report_duckdb(tmp_path / "traces", slowest=25)
+    assert without(files, DAMAGE_SPLIT) == without(python, DAMAGE_SPLIT)
+    # Each listed line comes after the blank and the overlong line DuckDB skipped.
+    assert all(entry["line"] > 2 and entry["traceId"] for entry in files["slowest"])
+
+
+def test_the_ids_bar_is_the_sample_s_slowest_duration(tmp_path: Path) -> None:
+    file = tmp_path / "t.jsonl"
+    durations = [5.0, "7", 1.0, None, 9.0, 3.0]  # a text is no duration
+    lines = [json.dumps({"execution": {"duration": value}}) for value in durations]
+    file.write_text("\n".join([*lines, "not json"]) + "\n", encoding="utf-8")
+    connection = connect()
+    try:
+        assert duckdb_engine._ids_from(connection, str(file), 1) == 9.0
+        assert duckdb_engine._ids_from(connection, str(file), 3) == 3.0
+        assert duckdb_engine._ids_from(connection, str(file), 5) == -1.0  # fewer: every line
+        assert duckdb_engine._ids_from(connection, str(file), 0) == float("inf")  # none listed
+    finally:
+        connection.close()
