@@ -122,6 +122,10 @@ DAMAGED_LINES = {
     + b"]" * 600
     + b"}",
     "not-object": b"[1, 2, 3]",
+    # DuckDB's parser allows a comma before a closing bracket; JSON does not.
+    "trailing-comma": b'{"metadata":{"traceType":"execution","actionId":"core:go"},'
+    b'"execution":{"duration":4.5},}',
+    "trailing-comma-spaced": b'{"metadata":{"traceType":"execution"},"eventPayload":[1, 2 ,\t]}',
     "no-type": b'{"metadata":{"actionId":"core:go"}}',
     "nul": b'{"metadata":{"traceType":"execution"},"x":"a\x00b"}',
     "latin1": b'{"metadata":{"traceType":"execution","actorId":"Zo\xeb"}}',
@@ -281,11 +285,13 @@ def test_every_damaged_line_kind_counts_and_no_trace_figure_moves(tmp_path: Path
         b'"status":"error"},{"duration":-1,"status":"odd"}]}',
         b'{"metadata":{"traceType":"structured"},"spans":{"not":"a list"}}',
     ]
+    # Not damage either: what looks like a trailing comma or NaN inside a string.
+    lines += [b'{"metadata":{"traceType":"execution","actorId":"NaN ,] b"},"result":{}}']
     (folder / "t.jsonl").write_bytes(b"\n".join(lines) + b"\n")
     python, files, exported = three_reports(folder, tmp_path / "parquet")
     assert exported == python
-    assert python["total"] == 7
-    assert python["traceTypes"] == {"execution": 7, "replay": 1, "structured": 2}
+    assert python["total"] == 8
+    assert python["traceTypes"] == {"execution": 8, "replay": 1, "structured": 2}
     assert python["operations"]["load"]["errors"] == 1 and "?" in python["operations"]
     assert "traceId" not in python["slowest"][0]
     # Blank lines are no damage; the overlong line is.
@@ -293,7 +299,7 @@ def test_every_damaged_line_kind_counts_and_no_trace_figure_moves(tmp_path: Path
     assert files == python
     # The slowest traces point at their real lines, after the overlong one DuckDB skipped.
     where = {entry["line"] for entry in files["slowest"]}
-    assert where == {1, *range(len(lines) - 8, len(lines) - 3), len(lines) - 3}
+    assert where == {1, *range(len(lines) - 9, len(lines) - 4), len(lines) - 4}
 
 
 def _spec(n: int) -> dict[str, Any]:
@@ -608,3 +614,26 @@ def test_the_ids_bar_is_the_sample_s_slowest_duration(tmp_path: Path) -> None:
         assert duckdb_engine._ids_from(connection, str(file), 0) == float("inf")  # none listed
     finally:
         connection.close()
+
+
+def test_values_spelled_with_escapes_read_as_the_python_reader_reads_them(tmp_path: Path) -> None:
+    """A status, sampling reason or trace type written with escapes is the same value: DuckDB's
+    quick comparison of the plain spelling must not miss it."""
+    folder = tmp_path / "traces"
+    folder.mkdir()
+    lines = [
+        r'{"metadata":{"traceType":"exec\u0075tion","actionId":"core:\u0067o","actorId":"a"},'
+        r'"execution":{"status":"succ\u0065ss","duration":2.5},'
+        r'"sampling":{"reason":"r\u0061te","rate":0.5}}',
+        r'{"metadata":{"traceType":"execution","actionId":"core:go"},'
+        r'"execution":{"status":"f\u0061iled","duration":1.5},"sampling":{"reason":"rate","rate":1}}',
+        r'{"metadata":{"traceType":"execution","actionId":"core:go"},'
+        r'"execution":{"status":"\u0075nknown","duration":0.5},"result":{"success":0}}',
+        r'{"metadata":{"traceType":"str\u0075ctured"},"spans":[{"operation":"a\u0062","duration":1}]}',
+    ]
+    (folder / "t.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    python = report_path(folder)
+    assert python["actions"]["core:go"]["success"] == 2  # weighted: 1 / 0.5
+    assert python["actions"]["core:go"]["failed"] == 2
+    assert python["operations"]["ab"]["count"] == 1
+    assert json.loads(json.dumps(report_duckdb(folder))) == json.loads(json.dumps(python))
