@@ -564,8 +564,13 @@ def _ids_run(folder: Path) -> None:
             base["metadata"]["actorId"] = f"actor-{file}-{n}"
             base["execution"]["duration"] = float((n * 37 + file * 11) % 301)
             lines.append(json.dumps(base).encode())
+        # The slowest of all: an actor id that is no string, and no trace id.
+        odd = {**base, "metadata": {**base["metadata"], "actorId": 7}}
+        del odd["metadata"]["traceId"]
+        odd["execution"] = {**base["execution"], "duration": 900.0 + file}
+        lines.append(json.dumps(odd).encode())
         data = b"\n".join(lines) + b"\n"
-        (folder / f"part{suffix}").write_bytes(
+        (folder / f"part-{file}{suffix}").write_bytes(
             gzip.compress(data) if suffix.endswith("gz") else data
         )
 
@@ -585,7 +590,8 @@ def test_the_scan_keeps_the_ids_of_every_slowest_trace(
         python = report_path(tmp_path / "traces", slowest=slowest)
         files = report_duckdb(tmp_path / "traces", slowest=slowest)
         assert without(files, DAMAGE_SPLIT) == without(python, DAMAGE_SPLIT)
-        assert all(entry["traceId"] and entry["actorId"] != "?" for entry in files["slowest"])
+        assert files["slowest"][0]["actorId"] == "?" and "traceId" not in files["slowest"][0]
+        assert all(entry["traceId"] and entry["actorId"] != "?" for entry in files["slowest"][2:])
 
 
 def test_ids_the_scan_left_out_are_read_again_from_their_lines(
@@ -598,7 +604,9 @@ def test_ids_the_scan_left_out_are_read_again_from_their_lines(
     files = report_duckdb(tmp_path / "traces", slowest=25)
     assert without(files, DAMAGE_SPLIT) == without(python, DAMAGE_SPLIT)
     # Each listed line comes after the blank and the overlong line DuckDB skipped.
-    assert all(entry["line"] > 2 and entry["traceId"] for entry in files["slowest"])
+    assert all(entry["line"] > 2 for entry in files["slowest"])
+    assert [entry["actorId"] for entry in files["slowest"][:2]] == ["?", "?"]
+    assert all(entry["traceId"] for entry in files["slowest"][2:])
 
 
 def test_the_ids_bar_is_the_sample_s_slowest_duration(tmp_path: Path) -> None:
