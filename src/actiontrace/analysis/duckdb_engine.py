@@ -102,10 +102,9 @@ _IDS_OPTIONS = _READ_OPTIONS.replace("{rejects}", "_ids")  # its rejects stay ap
 # A string at $.metadata.traceType implies that the line is an object and its metadata one too.
 # Each path in the list costs every line (measured: 11 paths 1.29 us a line, 8 paths 1.16 us),
 # so the values only a few lines need are not read here: the result when the status is missing
-# or unknown and the spans of a structured trace are taken from the line again on those lines
-# only, and the trace and actor ids, which only the slowest traces show, are read for those
-# traces alone after the report (``_ids``). Dropping the two ids saved 10% of the CPU on
-# 1,000,000 traces, and the lines' table no longer spills under a 256 MB limit.
+# or unknown, the spans of a structured trace, and the trace and actor ids (only the slowest
+# traces show them: see ``_ids_from``) are taken from the line again on those lines only.
+# Reading the two ids on every line cost 10% of the CPU on 1,000,000 traces.
 _PATHS = (
     "$.metadata.traceType",
     "$.metadata.actionId",
@@ -183,8 +182,8 @@ def _truthy(expr: str) -> str:
 # Written as one CASE so each search runs only on the lines the ones before it let through (in a
 # projection, an OR runs every side on every line): the bracket count runs on long lines only.
 # A search whose needle starts with a character rare in traces ('N', 'I') costs little: DuckDB
-# looks for that character first. The trailing comma costs more (about 7% of the scan): the
-# comma is everywhere.
+# looks for that character first. The comma before a bracket costs more (a tenth of the scan):
+# the comma is everywhere.
 _SUSPECT = (
     "(CASE WHEN contains(text, 'NaN') THEN true "
     "WHEN contains(text, 'Infinity') THEN true "
@@ -639,7 +638,8 @@ def _ids_from(connection: Any, file: str, slowest: int) -> float:
 
     Only the slowest traces show their ids. The ``slowest``-th longest duration among the first
     lines of one file is at most the ``slowest``-th longest of all, so every trace the report
-    lists is at or above it: ids are read on a tenth of a percent of the lines, not on all.
+    lists is at or above it: ids are read on about half a percent of the lines (the ten slowest
+    of a 2,000-line sample), not on all.
     (Should a trace below it be listed after all, say when a line of the sample turns out to
     be damaged, ``_slowest`` reads its ids again.)
     """
