@@ -645,3 +645,24 @@ def test_values_spelled_with_escapes_read_as_the_python_reader_reads_them(tmp_pa
     assert python["actions"]["core:go"]["failed"] == 2
     assert python["operations"]["ab"]["count"] == 1
     assert json.loads(json.dumps(report_duckdb(folder))) == json.loads(json.dumps(python))
+
+
+@pytest.mark.parametrize("cut", [b"", b"not json\n" * 400])
+def test_a_file_changed_before_its_ids_are_read_again_costs_the_ids_not_the_report(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cut: bytes
+) -> None:
+    """A running game may rotate or rewrite a file between the scan and the second read."""
+    _ids_run(tmp_path / "traces")
+    monkeypatch.setattr(duckdb_engine, "_ids_from", lambda *args: float("inf"))
+    second_read = duckdb_engine._ids
+
+    def change_then_read(connection: Any, wanted: list[tuple[str, int]]) -> Any:
+        for file, _ in wanted:
+            Path(file).write_bytes(cut)
+        return second_read(connection, wanted)
+
+    monkeypatch.setattr(duckdb_engine, "_ids", change_then_read)
+    files = report_duckdb(tmp_path / "traces", slowest=3)
+    assert [entry["duration"] for entry in files["slowest"]] == [901.0, 900.0, 300.0]
+    assert [entry["actorId"] for entry in files["slowest"]] == ["?"] * 3
+    assert all("traceId" not in entry for entry in files["slowest"])

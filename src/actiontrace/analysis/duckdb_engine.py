@@ -807,7 +807,10 @@ def _slowest(connection: Any, limit: int) -> list[SlowTrace]:
     slow: list[SlowTrace] = []
     for action, read_actor, duration, status, file, line, read_id in rows:
         # null: a line DuckDB read whose ids the scan did not keep (read again for it alone)
-        trace_id, actor = ids[file, line] if read_actor is None else (read_id, read_actor)
+        # (a file cut short since the scan no longer holds the line: no ids then, never a crash)
+        trace_id, actor = (
+            ids.get((file, line), (None, "?")) if read_actor is None else (read_id, read_actor)
+        )
         if file not in rejected:
             rejected[file] = _rejected_lines(connection, file)
         entry: SlowTrace = {
@@ -829,27 +832,32 @@ def _ids(connection: Any, wanted: list[tuple[str, int]]) -> dict[tuple[str, int]
     """Read the trace and actor ids of the lines ``wanted`` (file, line as DuckDB numbered it).
 
     Each file is read again, as the report's scan read it, up to the last line wanted: for the
-    few slowest traces this costs less than reading both ids on every line.
+    few slowest traces this costs less than reading both ids on every line. A file that changed
+    since the scan (cut short, rotated away) gives no ids for the lines it no longer holds.
     """
     by_file: dict[str, set[int]] = {}
     for file, line in wanted:
         by_file.setdefault(file, set()).add(line)
     found: dict[tuple[str, int], tuple[Any, str]] = {}
     for file, lines in by_file.items():
-        rows = connection.execute(
-            "SELECT ordinality, CAST(json_extract(text, $paths) AS VARCHAR[]) FROM "
-            f"(SELECT ordinality, text FROM read_csv($file, {_IDS_OPTIONS})"
-            " WITH ORDINALITY LIMIT $last) WHERE list_contains($lines, ordinality)",
-            {
-                "paths": _ID_PATHS,
-                "file": file,
-                "last": max(lines),
-                "lines": sorted(lines),
-                "max_line": MAX_LINE_BYTES + 2,
-                "buffer": MAX_LINE_BYTES + 2,
-            },
-        ).fetchall()
-        for line, (trace_id, actor) in rows:
+        try:
+            rows = connection.execute(
+                "SELECT ordinality, CAST(TRY(json_extract(text, $paths)) AS VARCHAR[]) FROM "
+                f"(SELECT ordinality, text FROM read_csv($file, {_IDS_OPTIONS})"
+                " WITH ORDINALITY LIMIT $last) WHERE list_contains($lines, ordinality)",
+                {
+                    "paths": _ID_PATHS,
+                    "file": file,
+                    "last": max(lines),
+                    "lines": sorted(lines),
+                    "max_line": MAX_LINE_BYTES + 2,
+                    "buffer": MAX_LINE_BYTES + 2,
+                },
+            ).fetchall()
+        except _duckdb().Error:
+            continue
+        for line, values in rows:
+            trace_id, actor = values or (None, None)
             found[file, line] = (_id_value(trace_id), _actor_value(actor))
     return found
 
