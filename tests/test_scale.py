@@ -287,19 +287,35 @@ def test_every_damaged_line_kind_counts_and_no_trace_figure_moves(tmp_path: Path
     ]
     # Not damage either: what looks like a trailing comma or NaN inside a string.
     lines += [b'{"metadata":{"traceType":"execution","actorId":"NaN ,] b"},"result":{}}']
+    # The Python reader reads such lines for DuckDB: their spans, and the slowest trace's line.
+    lines += [
+        b'{"metadata":{"traceType":"structured"},"spans":[{"operation":"NaN check","duration":3}]}',
+        b'{"metadata":{"traceType":"execution","actionId":"core:go","traceId":"t-nan",'
+        b'"actorId":"Infinity"},"execution":{"duration":150}}',
+    ]
     (folder / "t.jsonl").write_bytes(b"\n".join(lines) + b"\n")
     python, files, exported = three_reports(folder, tmp_path / "parquet")
     assert exported == python
-    assert python["total"] == 8
-    assert python["traceTypes"] == {"execution": 8, "replay": 1, "structured": 2}
+    assert python["total"] == 9
+    assert python["traceTypes"] == {"execution": 9, "replay": 1, "structured": 3}
+    assert python["operations"]["NaN check"]["count"] == 1
     assert python["operations"]["load"]["errors"] == 1 and "?" in python["operations"]
-    assert "traceId" not in python["slowest"][0]
+    assert "traceId" not in python["slowest"][1]  # the trace without ids
     # Blank lines are no damage; the overlong line is.
     assert python["damagedLines"] == len(DAMAGED_LINES) - 2 + 1
     assert files == python
     # The slowest traces point at their real lines, after the overlong one DuckDB skipped.
     where = {entry["line"] for entry in files["slowest"]}
-    assert where == {1, *range(len(lines) - 9, len(lines) - 4), len(lines) - 4}
+    assert where == {1, *range(len(lines) - 11, len(lines) - 6), len(lines) - 6, len(lines)}
+    assert files["slowest"][0] == {
+        "actionId": "core:go",
+        "actorId": "Infinity",
+        "duration": 150.0,
+        "status": "unknown",
+        "file": str(folder / "t.jsonl"),
+        "line": len(lines),
+        "traceId": "t-nan",
+    }
 
 
 def _spec(n: int) -> dict[str, Any]:

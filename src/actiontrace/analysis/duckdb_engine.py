@@ -236,7 +236,7 @@ flagged AS (
         CASE WHEN traceType <> 'execution' THEN json_extract(text, '$.spans') END AS sp,
         -- the ids of the traces that may be among the slowest (see _ids_from)
         CASE WHEN n_duration BETWEEN $ids_from AND {TIME_LIMIT_MS}
-            THEN CAST(TRY(json_extract(text, {_ID_PATHS!r})) AS VARCHAR[]) END AS ids
+            THEN CAST(to_json(TRY(json_extract(text, {_ID_PATHS!r}))) AS VARCHAR) END AS ids
     FROM valued
 )
 SELECT
@@ -247,7 +247,6 @@ SELECT
             || chr(13)) = '' THEN 'blank'::at_kind
         ELSE 'damaged'::at_kind
     END AS kind,
-    CASE WHEN flag THEN text END AS suspect,
     nullif(traceType, 'execution') AS traceType,
     coalesce(nullif({_string("$.metadata.actionId")}, ''), '?') AS actionId,
     CASE
@@ -259,10 +258,15 @@ SELECT
     END AS status,
     CASE WHEN n_duration BETWEEN 0 AND {TIME_LIMIT_MS} THEN n_duration END AS duration,
     CASE WHEN starts_with({_ERROR}, '{{') THEN {_ERROR} END AS error,
-    ids,
     s_reason AS samplingReason,
     CASE WHEN n_rate > 0 AND n_rate <= 1 THEN n_rate END AS samplingRate,
-    CASE WHEN starts_with(CAST(sp AS VARCHAR), '[') THEN sp END AS spans
+    -- one column for what few lines hold (each column of the table costs every line: three
+    -- mostly empty ones cost 10% of the scan): a suspect line's text, for the Python reader
+    -- to judge; another trace type's spans; a trace's ids (see _ids_from)
+    CASE WHEN flag THEN text
+        WHEN traceType <> 'execution'
+            THEN CASE WHEN starts_with(CAST(sp AS VARCHAR), '[') THEN CAST(sp AS VARCHAR) END
+        ELSE ids END AS extra
 FROM flagged
 """
 
@@ -405,19 +409,12 @@ def _export_read_stats(connection: Any, root: Path, stats: ReadStats) -> None:
             setattr(stats, name, int(bytes(value)))
 
 
-def _line_is_trace(text: str) -> bool:
-    """Judge one line as the read path does: a trace (True) or damaged (False)."""
-    record = parse_line(text.encode("utf-8", "surrogatepass"), "", 1, fast=True)
-    return type(record) is TraceRecord
-
-
 # File names DuckDB would expand as a glob pattern: such files go to the Python reader.
 _GLOB_CHARS = frozenset("*?[]{}")
 
 _LINE_COLUMNS = (
-    "seq BIGINT, kind at_kind, suspect VARCHAR, traceType VARCHAR, actionId VARCHAR, "
-    "status at_status, duration DOUBLE, error VARCHAR, ids VARCHAR[], samplingReason at_reason, "
-    "samplingRate DOUBLE, spans JSON"
+    "seq BIGINT, kind at_kind, traceType VARCHAR, actionId VARCHAR, status at_status, "
+    "duration DOUBLE, error VARCHAR, samplingReason at_reason, samplingRate DOUBLE, extra VARCHAR"
 )
 _REPORT_TRACE_COLUMNS = (
     "seq BIGINT, file VARCHAR, line BIGINT, traceId VARCHAR, actionId VARCHAR, actorId VARCHAR, "
@@ -435,7 +432,7 @@ _REPORT_SPAN_COLUMNS = (
 _ENUM_STATUSES = ", ".join(f"'{status}'" for status in sorted({*STATUSES, "unknown"}))
 _SETUP_SQL = f"""
 DROP TYPE IF EXISTS at_kind; DROP TYPE IF EXISTS at_status; DROP TYPE IF EXISTS at_reason;
-CREATE TYPE at_kind AS ENUM ('blank', 'damaged', 'suspect', 'trace');
+CREATE TYPE at_kind AS ENUM ('blank', 'damaged', 'suspect', 'trace', 'python');
 CREATE TYPE at_status AS ENUM ({_ENUM_STATUSES});
 CREATE TYPE at_reason AS ENUM ({_REASON_LIST});
 CREATE OR REPLACE TEMP TABLE at_files (idx BIGINT, path VARCHAR);
@@ -459,8 +456,7 @@ SET VARIABLE at_paths = (
 
 CREATE OR REPLACE TEMP VIEW at_traces AS
 SELECT l.seq, getvariable('at_paths')[(l.seq >> {_SEQ_SHIFT}) + 1] AS file,
-    l.seq & {_LINE_MASK} AS line, l.kind, l.suspect,
-    coalesce(l.traceType, 'execution') AS traceType,
+    l.seq & {_LINE_MASK} AS line, l.kind, coalesce(l.traceType, 'execution') AS traceType,
     -- the ids were read only on lines that may be among the slowest: null actorId marks the
     -- others (_slowest reads them again should one be)
     CASE WHEN l.ids IS NOT NULL THEN CASE WHEN length({_text_string("l.ids[1]")})
@@ -474,9 +470,12 @@ SELECT l.seq, getvariable('at_paths')[(l.seq >> {_SEQ_SHIFT}) + 1] AS file,
         'UnknownError') END AS errorType,
     CASE WHEN l.error IS NOT NULL THEN coalesce({_text_string("l.e[2]")}, '') END
         AS errorMessage,
-    l.samplingReason, l.samplingRate, l.spans
+    l.samplingReason, l.samplingRate,
+    CASE WHEN l.traceType IS NOT NULL THEN CAST(l.extra AS JSON) END AS spans
 FROM (
-    SELECT *, CAST(json_extract(error, ['$.type', '$.message']) AS VARCHAR[]) AS e
+    SELECT *, CAST(json_extract(error, ['$.type', '$.message']) AS VARCHAR[]) AS e,
+        CASE WHEN traceType IS NULL AND extra IS NOT NULL
+            THEN CAST(json_extract(extra, ['$[0]', '$[1]']) AS VARCHAR[]) END AS ids
     FROM at_lines
 ) AS l
 WHERE l.kind = 'trace';
@@ -591,7 +590,7 @@ def _read_lines(
     )
     rejected = connection.execute("SELECT count(*) FROM at_rejects").fetchone()[0]
     stats.corrupt += int(counts.get("damaged", 0)) + int(rejected)
-    stats.traces += int(counts.get("trace", 0))
+    stats.traces += int(counts.get("trace", 0)) + int(counts.get("python", 0))
     return files
 
 
@@ -658,21 +657,34 @@ _BATCH = 10_000  # rows moved between Python and DuckDB at a time: memory stays 
 
 
 def _resolve_suspects(connection: Any) -> None:
-    """Let the Python reader's parser judge the lines DuckDB's parser is laxer about."""
-    connection.execute("CREATE OR REPLACE TEMP TABLE at_verdicts (seq BIGINT, kind VARCHAR)")
+    """Let the Python reader judge the lines DuckDB's parser is laxer about.
+
+    A line it reads as a trace comes from the Python reader, as a file DuckDB cannot read does
+    (kind ``python``: a trace, its rows in the Python reader's relations); the others are
+    damaged.
+    """
+    paths = dict(connection.execute("SELECT idx, path FROM at_files").fetchall())
+    connection.execute("CREATE OR REPLACE TEMP TABLE at_verdicts (seq BIGINT, kind at_kind)")
+    traces: list[tuple[Any, ...]] = []
+    others: list[tuple[Any, ...]] = []
     last = -1
     while True:
         batch = connection.execute(
-            "SELECT seq, suspect FROM at_lines WHERE kind = 'suspect' AND seq > $seq "
+            "SELECT seq, extra FROM at_lines WHERE kind = 'suspect' AND seq > $seq "
             f"ORDER BY seq LIMIT {_BATCH}",
             {"seq": last},
         ).fetchall()
         if not batch:
             break
-        connection.executemany(
-            "INSERT INTO at_verdicts VALUES (?, ?)",
-            [(seq, "trace" if _line_is_trace(text) else "damaged") for seq, text in batch],
-        )
+        verdicts = []
+        for seq, text in batch:
+            data = text.encode("utf-8", "surrogatepass")
+            record = parse_line(data, paths[seq >> _SEQ_SHIFT], seq & _LINE_MASK, fast=True)
+            if type(record) is TraceRecord:
+                _add_rows(record, seq, traces, others)
+            verdicts.append((seq, "python" if type(record) is TraceRecord else "damaged"))
+        connection.executemany("INSERT INTO at_verdicts VALUES (?, ?)", verdicts)
+        _insert(connection, traces, others)
         last = batch[-1][0]
     if last >= 0:
         connection.execute(
@@ -688,18 +700,24 @@ def _read_python(
     others: list[tuple[Any, ...]] = []
     base = index << _SEQ_SHIFT
     for record in read_file_records(found, stats, fast=True, in_folder=in_folder):
-        seq = base + record.line
-        if is_execution(record):
-            row = trace_row(record, seq)
-            # seq, file, line, traceId, actionId, actorId, status, duration, errorType,
-            # errorMessage, samplingReason, samplingRate
-            traces.append(tuple(row[i] for i in (0, 1, 2, 3, 6, 7, 9, 12, 13, 14, 16, 17)))
-        else:
-            for span in span_rows(record, seq):
-                others.append(tuple(span[i] for i in (0, 1, 2, 3, 4, 5, 8, 10, 11)))
+        _add_rows(record, base + record.line, traces, others)
         if len(traces) + len(others) >= _BATCH:
             _insert(connection, traces, others)
     _insert(connection, traces, others)
+
+
+def _add_rows(
+    record: TraceRecord, seq: int, traces: list[tuple[Any, ...]], others: list[tuple[Any, ...]]
+) -> None:
+    """Add a record the Python reader read to the rows of ``traces`` or of ``spans``."""
+    if is_execution(record):
+        row = trace_row(record, seq)
+        # seq, file, line, traceId, actionId, actorId, status, duration, errorType,
+        # errorMessage, samplingReason, samplingRate
+        traces.append(tuple(row[i] for i in (0, 1, 2, 3, 6, 7, 9, 12, 13, 14, 16, 17)))
+    else:
+        for span in span_rows(record, seq):
+            others.append(tuple(span[i] for i in (0, 1, 2, 3, 4, 5, 8, 10, 11)))
 
 
 def _insert(connection: Any, traces: list[tuple[Any, ...]], others: list[tuple[Any, ...]]) -> None:
