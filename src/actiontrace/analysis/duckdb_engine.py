@@ -257,16 +257,19 @@ SELECT
         ELSE 'unknown'::at_status
     END AS status,
     CASE WHEN n_duration BETWEEN 0 AND {TIME_LIMIT_MS} THEN n_duration END AS duration,
-    CASE WHEN starts_with({_ERROR}, '{{') THEN {_ERROR} END AS error,
     s_reason AS samplingReason,
     CASE WHEN n_rate > 0 AND n_rate <= 1 THEN n_rate END AS samplingRate,
-    -- one column for what few lines hold (each column of the table costs every line: three
-    -- mostly empty ones cost 10% of the scan): a suspect line's text, for the Python reader
-    -- to judge; another trace type's spans; a trace's ids (see _ids_from)
+    -- one column for what few lines hold (each column of the table costs every line: four
+    -- mostly empty ones cost 15% of the scan): a suspect line's text, for the Python reader to
+    -- judge; another trace type's spans; an execution trace's error and ids (see _ids_from) as
+    -- [error, [traceId, actorId]], either null
     CASE WHEN flag THEN text
         WHEN traceType <> 'execution'
             THEN CASE WHEN starts_with(CAST(sp AS VARCHAR), '[') THEN CAST(sp AS VARCHAR) END
-        ELSE ids END AS extra
+        WHEN starts_with({_ERROR}, '{{') OR ids IS NOT NULL
+            THEN '[' || CASE WHEN starts_with({_ERROR}, '{{') THEN {_ERROR} ELSE 'null' END
+                || ',' || coalesce(ids, 'null') || ']'
+    END AS extra
 FROM flagged
 """
 
@@ -414,7 +417,7 @@ _GLOB_CHARS = frozenset("*?[]{}")
 
 _LINE_COLUMNS = (
     "seq BIGINT, kind at_kind, traceType VARCHAR, actionId VARCHAR, status at_status, "
-    "duration DOUBLE, error VARCHAR, samplingReason at_reason, samplingRate DOUBLE, extra VARCHAR"
+    "duration DOUBLE, samplingReason at_reason, samplingRate DOUBLE, extra VARCHAR"
 )
 _REPORT_TRACE_COLUMNS = (
     "seq BIGINT, file VARCHAR, line BIGINT, traceId VARCHAR, actionId VARCHAR, actorId VARCHAR, "
@@ -459,23 +462,23 @@ SELECT l.seq, getvariable('at_paths')[(l.seq >> {_SEQ_SHIFT}) + 1] AS file,
     l.seq & {_LINE_MASK} AS line, l.kind, coalesce(l.traceType, 'execution') AS traceType,
     -- the ids were read only on lines that may be among the slowest: null actorId marks the
     -- others (_slowest reads them again should one be)
-    CASE WHEN l.ids IS NOT NULL THEN CASE WHEN length({_text_string("l.ids[1]")})
-        BETWEEN 1 AND {MAX_ID_CHARS} THEN {_text_string("l.ids[1]")} END END AS traceId,
+    CASE WHEN l.has_ids THEN CASE WHEN length({_text_string("l.x[3]")})
+        BETWEEN 1 AND {MAX_ID_CHARS} THEN {_text_string("l.x[3]")} END END AS traceId,
     l.actionId,
-    CASE WHEN l.ids IS NOT NULL THEN coalesce(nullif({_text_string("l.ids[2]")}, ''), '?') END
-        AS actorId,
+    CASE WHEN l.has_ids THEN coalesce(nullif({_text_string("l.x[4]")}, ''), '?') END AS actorId,
     l.status, l.duration,
     -- the error's type and message, derived only where a query asks for them
-    CASE WHEN l.error IS NOT NULL THEN coalesce(nullif({_text_string("l.e[1]")}, ''),
-        'UnknownError') END AS errorType,
-    CASE WHEN l.error IS NOT NULL THEN coalesce({_text_string("l.e[2]")}, '') END
-        AS errorMessage,
+    CASE WHEN l.has_error THEN coalesce(nullif({_text_string("l.x[1]")}, ''), 'UnknownError')
+        END AS errorType,
+    CASE WHEN l.has_error THEN coalesce({_text_string("l.x[2]")}, '') END AS errorMessage,
     l.samplingReason, l.samplingRate,
     CASE WHEN l.traceType IS NOT NULL THEN CAST(l.extra AS JSON) END AS spans
 FROM (
-    SELECT *, CAST(json_extract(error, ['$.type', '$.message']) AS VARCHAR[]) AS e,
-        CASE WHEN traceType IS NULL AND extra IS NOT NULL
-            THEN CAST(json_extract(extra, ['$[0]', '$[1]']) AS VARCHAR[]) END AS ids
+    SELECT *,
+        CASE WHEN traceType IS NULL AND extra IS NOT NULL THEN CAST(json_extract(extra,
+            ['$[0].type', '$[0].message', '$[1][0]', '$[1][1]']) AS VARCHAR[]) END AS x,
+        traceType IS NULL AND starts_with(extra, '[{{') AS has_error,
+        traceType IS NULL AND NOT ends_with(extra, ',null]') AS has_ids
     FROM at_lines
 ) AS l
 WHERE l.kind = 'trace';
