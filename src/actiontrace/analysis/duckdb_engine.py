@@ -421,8 +421,8 @@ _LINE_COLUMNS = (
 )
 _REPORT_TRACE_COLUMNS = (
     "seq BIGINT, file VARCHAR, line BIGINT, traceId VARCHAR, actionId VARCHAR, actorId VARCHAR, "
-    "status VARCHAR, duration DOUBLE, errorType VARCHAR, errorMessage VARCHAR, "
-    "samplingReason VARCHAR, samplingRate DOUBLE"
+    "status at_status, duration DOUBLE, errorType VARCHAR, errorMessage VARCHAR, "
+    "samplingReason at_reason, samplingRate DOUBLE"
 )
 _REPORT_SPAN_COLUMNS = (
     "seq BIGINT, file VARCHAR, line BIGINT, traceType VARCHAR, traceId VARCHAR, "
@@ -462,23 +462,27 @@ SELECT l.seq, getvariable('at_paths')[(l.seq >> {_SEQ_SHIFT}) + 1] AS file,
     l.seq & {_LINE_MASK} AS line, l.kind, coalesce(l.traceType, 'execution') AS traceType,
     -- the ids were read only on lines that may be among the slowest: null actorId marks the
     -- others (_slowest reads them again should one be)
-    CASE WHEN l.has_ids THEN CASE WHEN length({_text_string("l.x[3]")})
-        BETWEEN 1 AND {MAX_ID_CHARS} THEN {_text_string("l.x[3]")} END END AS traceId,
+    CASE WHEN l.xi IS NOT NULL THEN CASE WHEN length({_text_string("l.xi[1]")})
+        BETWEEN 1 AND {MAX_ID_CHARS} THEN {_text_string("l.xi[1]")} END END AS traceId,
     l.actionId,
-    CASE WHEN l.has_ids THEN coalesce(nullif({_text_string("l.x[4]")}, ''), '?') END AS actorId,
+    CASE WHEN l.xi IS NOT NULL THEN coalesce(nullif({_text_string("l.xi[2]")}, ''), '?') END
+        AS actorId,
     l.status, l.duration,
     -- the error's type and message, derived only where a query asks for them
-    CASE WHEN l.has_error THEN coalesce(nullif({_text_string("l.x[1]")}, ''), 'UnknownError')
-        END AS errorType,
-    CASE WHEN l.has_error THEN coalesce({_text_string("l.x[2]")}, '') END AS errorMessage,
+    CASE WHEN l.xe IS NOT NULL THEN coalesce(nullif({_text_string("l.xe[1]")}, ''),
+        'UnknownError') END AS errorType,
+    CASE WHEN l.xe IS NOT NULL THEN coalesce({_text_string("l.xe[2]")}, '') END AS errorMessage,
     l.samplingReason, l.samplingRate,
     CASE WHEN l.traceType IS NOT NULL THEN CAST(l.extra AS JSON) END AS spans
 FROM (
+    -- the error and the ids apart: the slowest traces' query parses no error, the error
+    -- types' query no ids (measured: 36 ms, not 10, when both were read together)
     SELECT *,
-        CASE WHEN traceType IS NULL AND extra IS NOT NULL THEN CAST(json_extract(extra,
-            ['$[0].type', '$[0].message', '$[1][0]', '$[1][1]']) AS VARCHAR[]) END AS x,
-        traceType IS NULL AND starts_with(extra, '[{{') AS has_error,
-        traceType IS NULL AND NOT ends_with(extra, ',null]') AS has_ids
+        CASE WHEN extra IS NULL THEN NULL WHEN traceType IS NULL AND starts_with(extra, '[{{')
+            THEN CAST(json_extract(extra, ['$[0].type', '$[0].message']) AS VARCHAR[]) END AS xe,
+        CASE WHEN extra IS NULL THEN NULL WHEN traceType IS NULL
+            AND NOT ends_with(extra, ',null]')
+            THEN CAST(json_extract(extra, ['$[1][0]', '$[1][1]']) AS VARCHAR[]) END AS xi
     FROM at_lines
 ) AS l
 WHERE l.kind = 'trace';
