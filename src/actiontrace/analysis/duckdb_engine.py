@@ -6,8 +6,9 @@ Two sources, one set of queries (``scale_sql.REPORT_QUERIES``):
   hidden folders and links leaving the folder stay out). DuckDB reads every line as text and
   checks it as the Python reader does: a line that is not a JSON object with a ``metadata``
   object, longer than ``MAX_LINE_BYTES``, or not valid UTF-8 is damaged. Lines DuckDB's parser
-  accepts but the Python reader refuses (``NaN``/``Infinity`` literals, nesting deeper than 512)
-  are rare and tell-tale; such lines are handed to the Python reader's own parser to decide.
+  accepts but the Python reader refuses (``NaN``/``Infinity`` literals, a comma before a closing
+  bracket, nesting deeper than 512) are rare and tell-tale; such lines are handed to the Python
+  reader, whose verdict and record stand for them.
 * the folder ``actiontrace export --to parquet`` wrote (``traces.parquet``, ``spans.parquet``).
 
 Memory is bounded by DuckDB's ``memory_limit``; past it DuckDB spills to a temporary folder.
@@ -182,8 +183,8 @@ def _truthy(expr: str) -> str:
 # Written as one CASE so each search runs only on the lines the ones before it let through (in a
 # projection, an OR runs every side on every line): the bracket count runs on long lines only.
 # A search whose needle starts with a character rare in traces ('N', 'I') costs little: DuckDB
-# looks for that character first. The comma before a bracket costs more (a tenth of the scan):
-# the comma is everywhere.
+# looks for that character first. The comma before a bracket costs more (about a seventh of the
+# scan): the comma is everywhere.
 _SUSPECT = (
     "(CASE WHEN contains(text, 'NaN') THEN true "
     "WHEN contains(text, 'Infinity') THEN true "
