@@ -72,6 +72,31 @@ def traces_wanted() -> int:
     return int(env) if env else pick(1_000_000, 2_000)
 
 
+SUSPECT_LINES = 30_000
+
+
+def suspect_set() -> Path:
+    """A file whose every line DuckDB hands to the Python reader: strings holding ``,]`` and
+    ``NaN`` look like a trailing comma and a NaN literal to DuckDB's line checks."""
+    folder = Path(tempfile.gettempdir()) / f"actiontrace-scale-suspect-{SUSPECT_LINES}"
+    if not (folder / ".complete").exists():
+        folder.mkdir(parents=True, exist_ok=True)
+        with (folder / "suspect.jsonl").open("w", encoding="utf-8") as out:
+            for n in range(SUSPECT_LINES):
+                trace = {
+                    "metadata": {
+                        "traceType": "execution",
+                        "actionId": f"core:act{n % 5}",
+                        "actorId": "NaN ,] the tester",
+                        "traceId": f"{n:032x}",
+                    },
+                    "execution": {"status": "success", "duration": (n * 7919 % 1000) / 7},
+                }
+                out.write(json.dumps(trace) + "\n")
+        (folder / ".complete").write_text("done", encoding="utf-8")
+    return folder
+
+
 def data_set(count: int) -> tuple[Path, Path, Path]:
     """The generated folder, its Parquet export and a one-trace folder (made when missing)."""
     base = Path(tempfile.gettempdir()) / f"actiontrace-scale-{count}-jsonl"
@@ -144,6 +169,10 @@ def main() -> None:
     part = traces / "server-0"
     part_count = sum(1 for path in part.glob("*.jsonl") for _ in path.open("rb"))
     python = measure("python", part, tiny, 1)
+    # Lines DuckDB's checks flag go to the Python reader, a batch of rows at a time.
+    suspects = suspect_set()
+    suspect_duckdb = measure("duckdb", suspects, tiny, repeats)
+    suspect_python = measure("python", suspects, tiny, 1)
     assert jsonl["kept"] == small["kept"] == over_parquet["kept"] == count, (jsonl, over_parquet)
     jsonl_rate = count / jsonl["net"]
     small_rate = count / small["net"]
@@ -173,6 +202,18 @@ def main() -> None:
             ok=parquet_rate >= TARGET_PARQUET,
         ),
         Row(f"Python engine ({part_count:,} traces)", python_rate, "traces/s", ratio=1.0),
+        Row(
+            f"DuckDB over {SUSPECT_LINES:,} lines it hands to the Python reader",
+            SUSPECT_LINES / suspect_duckdb["net"],
+            "traces/s",
+            ratio=suspect_python["net"] / suspect_duckdb["net"],
+        ),
+        Row(
+            f"Python engine over the same {SUSPECT_LINES:,} lines",
+            SUSPECT_LINES / suspect_python["net"],
+            "traces/s",
+            ratio=1.0,
+        ),
         Row("DuckDB start-up (one-trace folder)", jsonl["startup"] * 1000, "ms"),
         # CPU time (all threads) per million traces: what the wall figures are on a busy machine.
         Row("DuckDB over JSON Lines, CPU per 1M traces", jsonl["cpu"] * 1e6 / count, "s"),
