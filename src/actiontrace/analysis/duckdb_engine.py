@@ -202,7 +202,6 @@ _TYPE = (
 _ERROR = _x("$.error")
 _RATE = _number(_x("$.sampling.rate"))
 _DURATION = _number(_x("$.execution.duration"))
-_STATUS_LIST = ", ".join(f"'{status}'" for status in STATUSES)
 _REASON_LIST = ", ".join(f"'{reason}'" for reason in SAMPLING_REASONS)
 _COLUMNS = ", ".join(
     f"CAST(x[{index}] AS VARCHAR) AS c{index}" for index in range(1, len(_PATHS) + 1)
@@ -692,7 +691,9 @@ def _resolve_suspects(connection: Any) -> None:
             record = parse_line(data, paths[seq >> _SEQ_SHIFT], seq & _LINE_MASK, fast=True)
             if type(record) is TraceRecord:
                 _add_rows(record, seq, traces, others)
-            verdicts.append((seq, "python" if type(record) is TraceRecord else "damaged"))
+                verdicts.append((seq, "python"))
+            else:
+                verdicts.append((seq, "damaged"))
         _insert_rows(connection, "at_verdicts", _VERDICT_COLUMNS, verdicts)
         _insert(connection, traces, others)
         last = batch[-1][0]
@@ -897,26 +898,15 @@ def _ids(connection: Any, wanted: list[tuple[str, int]]) -> dict[tuple[str, int]
         except _duckdb().Error:
             continue
         for line, values in rows:
-            trace_id, actor = values or (None, None)
-            found[file, line] = (_id_value(trace_id), _actor_value(actor))
+            trace_id, actor = (None, None) if values is None else map(_json_value, values)
+            # the read path's own rules for an id and for a name
+            found[file, line] = (_records._id(trace_id), _records._text(actor))
     return found
 
 
-def _json_string(text: str | None) -> str | None:
-    """Return the string a JSON text holds, or None when it holds anything else."""
-    if text is None or not text.startswith('"'):
-        return None
-    value = json.loads(text)
-    return value if type(value) is str else None
-
-
-def _id_value(text: str | None) -> str | None:
-    value = _json_string(text)
-    return value if value is not None and 0 < len(value) <= MAX_ID_CHARS else None
-
-
-def _actor_value(text: str | None) -> str:
-    return _json_string(text) or "?"
+def _json_value(text: str | None) -> Any:
+    """Return the value a JSON text DuckDB extracted holds (None for a missing one)."""
+    return None if text is None else json.loads(text)
 
 
 def _float(value: Any) -> float | None:
