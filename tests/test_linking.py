@@ -21,6 +21,7 @@ from actiontrace import (
     TraceContext,
     current_trace,
 )
+from actiontrace.trace import integer_ids
 
 
 class Collect:
@@ -173,6 +174,17 @@ def test_explicit_parent_trace_or_context_links_a_trace() -> None:
         ActionExecutionTrace(
             action_id="core:go", actor_id="a", turn_action=_turn("core:go"), parent="00-..."
         )
+
+
+def test_integer_ids_are_the_hex_ids_as_numbers_made_once() -> None:
+    root = ActionExecutionTrace(action_id="core:go", actor_id="a", turn_action=_turn("core:go"))
+    # asked first, before any hex form exists: the ids are made then, and kept
+    trace_id, span_id, parent = integer_ids(root)
+    assert (trace_id, span_id, parent) == (int(root.trace_id, 16), int(root.span_id, 16), None)
+    child = ActionExecutionTrace(
+        action_id="core:arrive", actor_id="a", turn_action=_turn("core:arrive"), parent=root
+    )
+    assert integer_ids(child) == (trace_id, int(child.span_id, 16), span_id)
 
 
 def test_every_trace_has_valid_distinct_ids_and_a_root_has_no_parent(

@@ -41,6 +41,7 @@ __all__ = [
     "CUSTOM_METADATA_LIMIT",
     "ActionExecutionTrace",
     "format_created_at",
+    "integer_ids",
     "now_ms",
     "parent_ids",
 ]
@@ -210,6 +211,16 @@ def parent_ids(parent: object) -> tuple[int | None, int | None]:
     raise InvalidArgumentError(
         f"parent must be an ActionExecutionTrace or a TraceContext, got {type(parent).__name__}"
     )
+
+
+def integer_ids(trace: ActionExecutionTrace) -> tuple[int, int, int | None]:
+    """Return (trace id, span id, parent span id) of ``trace`` as integers (``None``: a root).
+
+    For a decision made on every trace (the sampler's): the ids as the trace holds them, without
+    formatting them as hex and parsing them back.
+    """
+    trace_id, span_id = trace._ids()
+    return trace_id, span_id, trace._parent_span
 
 
 def _after(start: float, end: float) -> float:

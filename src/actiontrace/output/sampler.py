@@ -49,7 +49,7 @@ from ..context import current_trace
 from ..errors import InvalidArgumentError
 from ..logs import SafeLog
 from ..pipeline.filter import ActionPatterns
-from ..trace import ActionExecutionTrace
+from ..trace import ActionExecutionTrace, integer_ids
 from ..types import ExecutionStatus
 from .worker import register_front
 
@@ -98,8 +98,7 @@ def _identity(trace: Any) -> tuple[int | None, int | None, int | None]:
     if type(trace) is ActionExecutionTrace:
         # Its ids are integers inside: formatting them as hex and parsing them back would cost
         # more than the whole decision.
-        trace_id, span_id = trace._ids()
-        return trace_id, span_id, trace._parent_span
+        return integer_ids(trace)
     return (
         _hex_id(_attribute(trace, "trace_id")),
         _hex_id(_attribute(trace, "span_id")),
@@ -443,12 +442,13 @@ class TailSampler:
     def write_trace(self, trace: Any) -> None:
         """Decide ``trace`` (hold it, drop it, or hand it on to the output); never raises for it."""
         known = type(trace) is ActionExecutionTrace
+        trace_id: int | None
+        span_id: int | None
         if known:
             # The common case, read directly: the decision's budget is a couple of microseconds.
             status: Any = trace.status
             has_error = status is ExecutionStatus.ERROR
-            trace_id, span_id = trace._ids()
-            parent = trace._parent_span
+            trace_id, span_id, parent = integer_ids(trace)
         else:
             try:
                 serialisable = callable(getattr(trace, "to_dict", None))
