@@ -67,6 +67,48 @@ def without(report: dict[str, Any], keys: tuple[str, ...]) -> dict[str, Any]:
     return {key: value for key, value in report.items() if key not in keys}
 
 
+class _Recording(dict[str, str]):
+    """The report's queries, noting which ones the engine asks for."""
+
+    def __init__(self, queries: dict[str, str]) -> None:
+        super().__init__(queries)
+        self.used: set[str] = set()
+
+    def __getitem__(self, key: str) -> str:
+        self.used.add(key)
+        return super().__getitem__(key)
+
+
+class Ranking:
+    """How DuckDB ranks durations in a test: in memory, or by sorting (as under a memory limit
+    too small to hold them), and which queries it ran."""
+
+    def __init__(self, mode: str, used: set[str]) -> None:
+        self.mode = mode
+        self.used = used
+
+    def check(self, report: dict[str, Any]) -> None:
+        """The engine ranked the reports since the last check as asked (the in-memory
+        operations query is the one for runs without a timed span)."""
+        if self.mode == "by sorting":
+            assert "weightedPercentiles" in self.used
+            assert not self.used & {"percentiles", "wholeWeightPercentiles"}
+            timed = any(op["p95"] is not None for op in report["operations"].values())
+            assert "operations" not in self.used or not timed
+        else:
+            assert "rankedOperations" not in self.used
+        self.used.clear()  # the next report (or generated run) starts afresh
+
+
+@pytest.fixture(params=["in memory", "by sorting"])
+def ranking(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Ranking:
+    queries = _Recording(REPORT_QUERIES)
+    monkeypatch.setattr(duckdb_engine, "REPORT_QUERIES", queries)
+    if request.param == "by sorting":
+        monkeypatch.setattr(duckdb_engine, "_HELD_VALUE_BYTES", 1 << 62)  # no value fits
+    return Ranking(request.param, queries.used)
+
+
 # -- building runs -----------------------------------------------------------------------------
 
 
@@ -219,11 +261,12 @@ def _valid_json(line: bytes) -> bool:
 )
 @given(run=run_strategy)
 def test_engines_agree_on_generated_runs(
-    tmp_path_factory: pytest.TempPathFactory, run: Any
+    tmp_path_factory: pytest.TempPathFactory, ranking: Ranking, run: Any
 ) -> None:
     base = tmp_path_factory.mktemp("run")
     write_run(base / "traces", run)
     python, files, exported = three_reports(base / "traces", base / "parquet")
+    ranking.check(files)
     # Every trace figure equal; of the damage, only the corrupt/torn split may differ.
     assert without(files, DAMAGE_SPLIT) == without(python, DAMAGE_SPLIT)
     assert files["damagedLines"] == python["damagedLines"]
@@ -231,15 +274,18 @@ def test_engines_agree_on_generated_runs(
     assert exported == python
 
 
-def test_engines_agree_on_the_demo(demo_traces: Path, tmp_path: Path) -> None:
+def test_engines_agree_on_the_demo(demo_traces: Path, tmp_path: Path, ranking: Ranking) -> None:
     python, files, exported = three_reports(demo_traces, tmp_path / "parquet")
+    ranking.check(files)
     assert python["operations"] and python["errorTypes"] and python["slowest"]
     assert files == python
     assert exported == python
 
 
 @pytest.mark.parametrize(("rate", "total"), [(0.1, 20 * 10 + 40), (0.3, 67 + 40)])
-def test_sampled_run_estimates_agree(tmp_path: Path, rate: float, total: int) -> None:
+def test_sampled_run_estimates_agree(
+    tmp_path: Path, ranking: Ranking, rate: float, total: int
+) -> None:
     """Whole weights (1/0.1) take the expanded query, fractional ones (1/0.3) the window one."""
     folder = tmp_path / "traces"
     run = {
@@ -266,11 +312,14 @@ def test_sampled_run_estimates_agree(tmp_path: Path, rate: float, total: int) ->
     python, files, exported = three_reports(folder, tmp_path / "parquet")
     assert python["estimated"] is True and python["kept"] == 60
     assert python["total"] == total
+    ranking.check(files)
     assert files == python
     assert exported == python
 
 
-def test_every_damaged_line_kind_counts_and_no_trace_figure_moves(tmp_path: Path) -> None:
+def test_every_damaged_line_kind_counts_and_no_trace_figure_moves(
+    tmp_path: Path, ranking: Ranking
+) -> None:
     folder = tmp_path / "traces"
     folder.mkdir()
     good = [execution_trace(_spec(n), None)[1] for n in range(6)]
@@ -295,6 +344,7 @@ def test_every_damaged_line_kind_counts_and_no_trace_figure_moves(tmp_path: Path
     ]
     (folder / "t.jsonl").write_bytes(b"\n".join(lines) + b"\n")
     python, files, exported = three_reports(folder, tmp_path / "parquet")
+    ranking.check(files)
     assert exported == python
     assert python["total"] == 9
     assert python["traceTypes"] == {"execution": 9, "replay": 1, "structured": 3}
@@ -476,6 +526,94 @@ def test_memory_is_bounded_by_the_limit_and_spills_to_a_temporary_folder(tmp_pat
         spill = db.execute("SELECT current_setting('temp_directory')").fetchone()[0]
     assert limit.replace(" ", "") in ("244.1MiB", "256.0MB", "256MB")
     assert spill == str(tmp_path)
+
+
+# Six million traces and as many spans, each relation's durations a few distinct cycles.
+_MANY = 6_000_000
+_MANY_TRACES = f"""
+CREATE TEMP TABLE traces AS SELECT range AS seq, 'f.jsonl' AS file, range + 1 AS line,
+    NULL::VARCHAR AS traceId, 'a' || (range % 5) AS actionId, 'hero' AS actorId,
+    'success' AS status, (range * 7919 % 100003) / 1000.0 AS duration,
+    NULL::VARCHAR AS errorType, NULL::VARCHAR AS errorMessage,
+    NULL::VARCHAR AS samplingReason, NULL::DOUBLE AS samplingRate
+FROM range({_MANY})
+"""
+_MANY_SPANS = f"""
+CREATE TEMP TABLE spans AS SELECT range // 4 AS seq, 's.jsonl' AS file, range // 4 + 1 AS line,
+    'structured' AS traceType, NULL::VARCHAR AS traceId, range % 4 AS spanIndex,
+    'op' || (range % 3) AS operation,
+    CASE WHEN range % 10 <> 0 THEN (range * 104729 % 10007) / 100.0 END AS duration,
+    'success' AS status
+FROM range({_MANY})
+"""
+
+
+def test_more_durations_than_the_memory_limit_holds_are_ranked_by_sorting(tmp_path: Path) -> None:
+    """DuckDB's PERCENTILE_DISC holds every duration in memory: under a limit too small for them
+    it fails, and the report sorts instead (spilling to disk), with the same figures."""
+    with contextlib.closing(connect("64MB", tmp_path / "small")) as small:
+        small.execute(_MANY_TRACES)
+        small.execute(_MANY_SPANS)
+        failed = []
+        for name in ("percentiles", "operations"):
+            try:
+                small.execute(REPORT_QUERIES[name]).fetchall()
+            except duckdb.OutOfMemoryException:
+                failed.append(name)
+        assert failed, "ranking in memory fits: this test no longer shows what it is for"
+        report = duckdb_engine._report(small, 10)
+    with contextlib.closing(connect("4GB", tmp_path / "large")) as large:
+        large.execute(_MANY_TRACES)
+        large.execute(_MANY_SPANS)
+        expected = {
+            action: (p50, p95, p99)
+            for action, (p50, p95, p99) in large.execute(REPORT_QUERIES["percentiles"]).fetchall()
+        }
+        operations = large.execute(REPORT_QUERIES["operations"]).fetchall()
+    assert report["total"] == _MANY and len(report["actions"]) == 5
+    for action, stats in report["actions"].items():
+        assert (stats["p50"], stats["p95"], stats["p99"]) == expected[action]
+    assert {name: stats["p95"] for name, stats in report["operations"].items()} == {
+        name: p95 for name, _, _, p95, _, _ in operations
+    }
+    assert {name: stats["count"] for name, stats in report["operations"].items()} == {
+        name: count for name, count, _, _, _, _ in operations
+    }
+
+
+@pytest.mark.parametrize(
+    "case",
+    [
+        (False, False, 1_000, 1_000, 10_000, "percentiles"),
+        (False, False, 20_000, 20_000, 10_000, "weightedPercentiles"),  # more than memory holds
+        (True, False, 1_000, 4_000, 10_000, "wholeWeightPercentiles"),
+        (True, False, 1_000, 8_000, 10_000, "wholeWeightPercentiles"),
+        (True, False, 1_000, 9_000, 100_000, "weightedPercentiles"),  # 9 copies a trace
+        (True, False, 1_000, 1_000_000, 10**9, "weightedPercentiles"),  # rate 0.001
+        (True, False, 5_000, 20_000, 10_000, "weightedPercentiles"),  # copies past memory
+        (True, True, 1_000, 3_333, 10_000, "weightedPercentiles"),  # 1/0.3 is not whole
+    ],
+)
+def test_the_percentile_query_is_the_fastest_the_memory_holds(
+    case: tuple[bool, bool, int, int, int, str],
+) -> None:
+    """(sampled, fractional weights, traces kept, their total weight, values memory holds)."""
+    sampled, fractional, kept, total, capacity, query = case
+    assert duckdb_engine._percentiles_query(sampled, fractional, kept, total, capacity) == query
+
+
+def test_the_values_ranked_in_memory_follow_the_memory_limit(tmp_path: Path) -> None:
+    with contextlib.closing(connect("256MB", tmp_path)) as db:
+        assert duckdb_engine._held_values(db) == int(244.1 * (1 << 20)) // 32
+
+    class Odd:  # a memory limit spelled in a way the engine does not know: it sorts
+        def execute(self, sql: str) -> Any:
+            return self
+
+        def fetchone(self) -> tuple[str]:
+            return ("a lot",)
+
+    assert duckdb_engine._held_values(Odd()) == 0
 
 
 BLOCKED = (
