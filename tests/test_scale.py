@@ -676,6 +676,56 @@ def test_line_numbers_hold_when_duckdb_reads_files_in_parallel(tmp_path: Path) -
     }
 
 
+def test_small_files_are_read_together_and_keep_their_own_line_numbers(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Small files are read in one scan (planning a scan a file cost 3 ms each); each keeps its
+    own line numbers, past lines DuckDB refuses, blank lines and lines the Python reader reads."""
+    folder = tmp_path / "traces"
+    folder.mkdir()
+    _, base = execution_trace(_spec(0), None)
+    for file in range(30):
+        lines = []
+        for n in range(40):
+            base["metadata"]["traceId"] = f"{file:04x}{n:028x}"
+            base["execution"]["duration"] = ((n * 7919 + file * 104729) % 100_003) / 7.0
+            lines.append(json.dumps(base).encode())
+            if (n + file) % 13 == 0:
+                lines.append(b"\xff not UTF-8")  # DuckDB refuses the line: it gives no row
+            if (n + file) % 11 == 0:
+                lines.append(b"")
+        # among the slowest, a line DuckDB hands to the Python reader (NaN in a string)
+        slow = json.loads(json.dumps(base))
+        slow["metadata"].update(actorId="NaN ,] the tester", traceId=f"{file:04x}{'f' * 28}")
+        slow["execution"]["duration"] = 20_000.0 + file
+        lines.insert(25, json.dumps(slow).encode())
+        (folder / f"part-{file:02d}.jsonl").write_bytes(b"\n".join(lines) + b"\n")
+    planned: list[list[list[tuple[int, str]]]] = []
+    sources = duckdb_engine._sources
+    monkeypatch.setattr(
+        duckdb_engine, "_sources", lambda files: planned.append(sources(files)) or planned[-1]
+    )
+    python = json.loads(json.dumps(report_path(folder, slowest=120)))
+    files = json.loads(json.dumps(report_duckdb(folder, slowest=120)))
+    assert [len(source) for source in planned[0]] == [30]  # one scan
+    assert files["slowest"] == python["slowest"]
+    assert {entry["actorId"] for entry in files["slowest"][:30]} == {"NaN ,] the tester"}
+    assert without(files, DAMAGE_SPLIT) == without(python, DAMAGE_SPLIT)
+
+
+def test_small_files_go_together_and_large_ones_alone_in_reading_order(tmp_path: Path) -> None:
+    sizes = [10, 5 << 20, 20, 30, 5 << 20, 40]
+    files = []
+    for index, size in enumerate(sizes):
+        path = tmp_path / f"{index}.jsonl"
+        with path.open("wb") as out:
+            out.truncate(size)
+        files.append((index, str(path)))
+    files.append((6, str(tmp_path / "gone.jsonl")))  # DuckDB says what is wrong with it
+    grouped = duckdb_engine._sources(files)
+    assert [[index for index, _ in source] for source in grouped] == [[0, 2, 3, 5], [1], [4], [6]]
+
+
 def test_lines_of_the_longest_allowed_length_read_whole(tmp_path: Path) -> None:
     """DuckDB's read buffer holds one line of the longest length: such lines, wherever they fall
     across buffers, are traces like any other; one byte longer is damage."""
