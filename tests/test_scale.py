@@ -820,10 +820,15 @@ def test_the_ids_bar_is_the_sample_s_slowest_duration(tmp_path: Path) -> None:
     file.write_text("\n".join([*lines, "not json"]) + "\n", encoding="utf-8")
     connection = connect()
     try:
-        assert duckdb_engine._ids_from(connection, str(file), 1) == 9.0
-        assert duckdb_engine._ids_from(connection, str(file), 3) == 3.0
-        assert duckdb_engine._ids_from(connection, str(file), 5) == -1.0  # fewer: every line
-        assert duckdb_engine._ids_from(connection, str(file), 0) == float("inf")  # none listed
+        assert duckdb_engine._ids_from(connection, [str(file)], 1) == 9.0
+        assert duckdb_engine._ids_from(connection, [str(file)], 3) == 3.0
+        assert duckdb_engine._ids_from(connection, [str(file)], 5) == -1.0  # fewer: every line
+        assert duckdb_engine._ids_from(connection, [str(file)], 0) == float("inf")  # none listed
+        # small files: the sample reads on into the next ones
+        more = tmp_path / "u.jsonl"
+        more.write_text(json.dumps({"execution": {"duration": 8.0}}) + "\n", encoding="utf-8")
+        assert duckdb_engine._ids_from(connection, [str(file), str(more)], 2) == 8.0
+        assert duckdb_engine._ids_from(connection, [str(file), str(more)], 5) == 1.0
     finally:
         connection.close()
 

@@ -462,16 +462,17 @@ _STRUCTURED_LIST = ", ".join(f"'{kind}'" for kind in STRUCTURED_TYPES)
 
 # The relations the report's queries read: lines DuckDB read, and rows of the Python reader.
 _VIEWS_SQL = f"""
--- Each file's path from a list, not a join: a join ran on every row of every report query
--- (measured: 4 to 8 ms less on each of them).
-SET VARIABLE at_paths = (
-    SELECT list(f.path ORDER BY r.range)
-    FROM range((SELECT coalesce(max(idx), -1) + 1 FROM at_files)) AS r
-    LEFT JOIN at_files AS f ON f.idx = r.range
-);
+-- Each file's path from a list of them, indexed by the file, not a join: a join ran on every
+-- row of every report query (measured: 4 to 8 ms more on each). The list is a one-row table's
+-- column, not a variable: a variable's list was copied for each 2,048 rows read (160 ms a
+-- query over 20,000 files, against 6 ms).
+CREATE OR REPLACE TEMP TABLE at_paths AS
+SELECT list(f.path ORDER BY r.range) AS paths
+FROM range((SELECT coalesce(max(idx), -1) + 1 FROM at_files)) AS r
+LEFT JOIN at_files AS f ON f.idx = r.range;
 
 CREATE OR REPLACE TEMP VIEW at_traces AS
-SELECT l.seq, getvariable('at_paths')[(l.seq >> {_SEQ_SHIFT}) + 1] AS file,
+SELECT l.seq, p.paths[(l.seq >> {_SEQ_SHIFT}) + 1] AS file,
     l.seq & {_LINE_MASK} AS line, l.kind, coalesce(l.traceType, 'execution') AS traceType,
     -- the ids were read only on lines that may be among the slowest: null actorId marks the
     -- others (_slowest reads them again should one be)
@@ -497,7 +498,7 @@ FROM (
             AND NOT ends_with(extra, ',null]')
             THEN CAST(json_extract(extra, ['$[1][0]', '$[1][1]']) AS VARCHAR[]) END AS xi
     FROM at_lines
-) AS l
+) AS l, at_paths AS p
 WHERE l.kind = 'trace';
 
 CREATE OR REPLACE TEMP VIEW traces AS
@@ -638,7 +639,8 @@ def _sources(files: list[tuple[int, str]]) -> list[list[tuple[int, str]]]:
 
 
 def _scan(connection: Any, files: list[tuple[int, str]], slowest: int) -> None:
-    ids_from = _ids_from(connection, files[0][1], slowest)
+    sources = _sources(files)
+    ids_from = _ids_from(connection, [file for _, file in sources[0]], slowest)
     connection.execute("DROP TABLE IF EXISTS at_rejects; DROP TABLE IF EXISTS at_scans")
     connection.execute("DELETE FROM at_files")
     _insert_rows(connection, "at_files", _AT_FILES_COLUMNS, files)
@@ -646,7 +648,6 @@ def _scan(connection: Any, files: list[tuple[int, str]], slowest: int) -> None:
     # them side by side; more (8) or fewer (2) ran one after another.
     threads = int(connection.execute("SELECT current_setting('threads')").fetchone()[0])
     step = max(2, min(_SOURCES_PER_SCAN, 2 * threads))
-    sources = _sources(files)
     for start in range(0, len(sources), step):
         group = sources[start : start + step]
         # DuckDB's default buffer is 16 lines of the longest: 128 MiB a thread. One line's worth
@@ -710,13 +711,14 @@ _SAMPLE_OPTIONS = _READ_OPTIONS.replace("{rejects}", "_sample").replace(
 )
 
 
-def _ids_from(connection: Any, file: str, slowest: int) -> float:
+def _ids_from(connection: Any, files: list[str], slowest: int) -> float:
     """Return the shortest duration whose traces get their ids read during the scan.
 
     Only the slowest traces show their ids. The ``slowest``-th longest duration among the first
-    lines of one file is at most the ``slowest``-th longest of all, so every trace the report
-    lists is at or above it: ids are read on about half a percent of the lines (the ten slowest
-    of a 2,000-line sample), not on all.
+    lines of ``files`` (the first scan's) is at most the ``slowest``-th longest of all, so every
+    trace the report lists is at or above it: ids are read on about half a percent of the lines
+    (the ten slowest of a 2,000-line sample), not on all. (A sample of one small file's 50
+    lines had ids read on a fifth of them.)
     (Should a trace below it be listed after all, say when a line of the sample turns out to
     be damaged, ``_slowest`` reads its ids again.)
     """
@@ -724,9 +726,9 @@ def _ids_from(connection: Any, file: str, slowest: int) -> float:
         return float("inf")
     row = connection.execute(
         "SELECT d FROM (SELECT TRY_CAST(CAST(TRY(json_extract(text, '$.execution.duration')) "
-        f"AS VARCHAR) AS DOUBLE) AS d FROM read_csv($file, {_SAMPLE_OPTIONS}) LIMIT $sample) "
+        f"AS VARCHAR) AS DOUBLE) AS d FROM read_csv($files, {_SAMPLE_OPTIONS}) LIMIT $sample) "
         f"WHERE d BETWEEN 0 AND {TIME_LIMIT_MS} ORDER BY d DESC LIMIT 1 OFFSET $offset",
-        {"file": file, "sample": _SAMPLE, "offset": slowest - 1},
+        {"files": files, "sample": _SAMPLE, "offset": slowest - 1},
     ).fetchone()
     return -1.0 if row is None else float(row[0])
 
