@@ -714,16 +714,24 @@ def test_small_files_are_read_together_and_keep_their_own_line_numbers(
 
 
 def test_small_files_go_together_and_large_ones_alone_in_reading_order(tmp_path: Path) -> None:
-    sizes = [10, 5 << 20, 20, 30, 5 << 20, 40]
+    # sizes on disk; a gzip file counts for what it holds, about 8 times as much
+    sizes = [(10, ""), (5 << 20, ""), (20, ""), (30, ".gz"), (5 << 20, ""), (1 << 20, ".gz")]
     files = []
-    for index, size in enumerate(sizes):
-        path = tmp_path / f"{index}.jsonl"
+    for index, (size, suffix) in enumerate(sizes):
+        path = tmp_path / f"{index}.jsonl{suffix}"
         with path.open("wb") as out:
             out.truncate(size)
         files.append((index, str(path)))
     files.append((6, str(tmp_path / "gone.jsonl")))  # DuckDB says what is wrong with it
+    files.append((7, str(tmp_path / "0.jsonl")))
     grouped = duckdb_engine._sources(files)
-    assert [[index for index, _ in source] for source in grouped] == [[0, 2, 3, 5], [1], [4], [6]]
+    assert [[index for index, _ in source] for source in grouped] == [
+        [0, 2, 3, 7],
+        [1],
+        [4],
+        [5],
+        [6],
+    ]
 
 
 def test_lines_of_the_longest_allowed_length_read_whole(tmp_path: Path) -> None:
