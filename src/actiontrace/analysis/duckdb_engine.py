@@ -285,7 +285,7 @@ FROM read_csv($file{{idx}}, {_SCAN_OPTIONS}) WITH ORDINALITY
 # its index in the list, and the scan numbers the rows across the files, so each file's numbers
 # are shifted to start at 1 once the scans are done (_number_batched_files). Planning the scan
 # statement costs about 3 ms a source: a folder of 2,000 files of 50 traces took 5.7 s to
-# report with a source a file, 1.2 s in batches (the Python engine: 0.9 s).
+# report with a source a file, 0.7 s in batches (the Python engine: 0.9 s).
 _BATCH_SOURCE_SQL = _SOURCE_SQL.replace(
     "CAST({idx} AS BIGINT)", "CAST($idxs{idx}[CAST(file_index AS BIGINT) + 1] AS BIGINT)"
 )
@@ -466,7 +466,7 @@ _VIEWS_SQL = f"""
 -- Each file's path from a list of them, indexed by the file, not a join: a join ran on every
 -- row of every report query (measured: 4 to 8 ms more on each). The list is a one-row table's
 -- column, not a variable: a variable's list was copied for each 2,048 rows read (160 ms a
--- query over 20,000 files, against 6 ms).
+-- query over 20,000 files, against 10 ms).
 CREATE OR REPLACE TEMP TABLE at_paths AS
 SELECT list(f.path ORDER BY r.range) AS paths
 FROM range((SELECT coalesce(max(idx), -1) + 1 FROM at_files)) AS r
