@@ -112,11 +112,10 @@ def small_files_set(traces: Path) -> tuple[Path, int]:
     if not (folder / ".complete").exists():
         shutil.rmtree(folder, ignore_errors=True)
         folder.mkdir(parents=True)
-        source = sorted(traces.rglob("*.jsonl"))[0].open("rb")
-        for number in range(SMALL_FILES):
-            lines = [source.readline() for _ in range(TRACES_PER_SMALL_FILE)]
-            (folder / f"hour-{number:05d}.jsonl").write_bytes(b"".join(lines))
-        source.close()
+        with sorted(traces.rglob("*.jsonl"))[0].open("rb") as source:
+            for number in range(SMALL_FILES):
+                lines = [source.readline() for _ in range(TRACES_PER_SMALL_FILE)]
+                (folder / f"hour-{number:05d}.jsonl").write_bytes(b"".join(lines))
         (folder / ".complete").write_text("done", encoding="utf-8")
     return folder, sum(1 for path in folder.glob("*.jsonl") for _ in path.open("rb"))
 

@@ -678,31 +678,29 @@ def _scan(connection: Any, files: list[tuple[int, str]], slowest: int) -> None:
             connection.execute(_LINES_SQL.replace("{sources}", " UNION ALL ".join(scans)), params)
         finally:
             connection.execute("SET preserve_insertion_order = true")
-    _number_batched_files(connection, [source[1:] for source in sources if len(source) > 1])
+    _number_batched_files(connection, [index for source in sources for index, _ in source[1:]])
     _resolve_suspects(connection)
 
 
-def _number_batched_files(connection: Any, later: list[list[tuple[int, str]]]) -> None:
-    """Renumber each batched file's lines from 1, as a scan of the file alone numbers them.
+def _number_batched_files(connection: Any, later: list[int]) -> None:
+    """Renumber the lines of the files ``later`` (indexes) from 1, as a scan of one file does.
 
     A batch's scan numbers its rows across its files: the rows of each file after the first
     are shifted back by the rows the files before it gave (their smallest number, less one).
     """
-    indexes = [(index,) for files in later for index, _ in files]
-    if not indexes:
+    if not later:
         return
-    connection.execute("CREATE OR REPLACE TEMP TABLE at_later (idx BIGINT)")
-    _insert_rows(connection, "at_later", "idx BIGINT", indexes)
     connection.execute(
         f"""
-        CREATE OR REPLACE TEMP TABLE at_shifts AS
-        SELECT seq >> {_SEQ_SHIFT} AS idx, min(seq & {_LINE_MASK}) - 1 AS shift
-        FROM at_lines WHERE seq >> {_SEQ_SHIFT} IN (SELECT idx FROM at_later)
-        GROUP BY ALL;
-        UPDATE at_lines SET seq = at_lines.seq - s.shift FROM at_shifts AS s
-        WHERE at_lines.seq >> {_SEQ_SHIFT} = s.idx AND s.shift > 0;
-        DROP TABLE at_shifts; DROP TABLE at_later;
-        """
+        UPDATE at_lines SET seq = at_lines.seq - s.shift
+        FROM (
+            SELECT seq >> {_SEQ_SHIFT} AS idx, min(seq & {_LINE_MASK}) - 1 AS shift
+            FROM at_lines WHERE seq >> {_SEQ_SHIFT} IN (SELECT unnest($later::BIGINT[]))
+            GROUP BY ALL
+        ) AS s
+        WHERE at_lines.seq >> {_SEQ_SHIFT} = s.idx AND s.shift > 0
+        """,
+        {"later": later},
     )
 
 
