@@ -31,7 +31,7 @@ from actiontrace.analysis.report import report_path
 from actiontrace.analysis.scale_sql import REPORT_QUERIES, SPAN_COLUMNS, TRACE_COLUMNS
 from actiontrace.cli import main
 from actiontrace.output.lines import MAX_LINE_BYTES
-from actiontrace.output.records import parse_value
+from actiontrace.output.records import MAX_DEPTH, parse_value
 
 ROOT = Path(__file__).resolve().parent.parent
 ACTIONS = ("core:go", "core:take", "magic:cast")
@@ -162,6 +162,16 @@ DAMAGED_LINES = {
     "deep": b'{"metadata":{"traceType":"execution"},"eventPayload":'
     + b"[" * 600
     + b"]" * 600
+    + b"}",
+    # The fewest bytes that nest 513 deep take objects ({"": each) or arrays and objects in turn.
+    "deep-objects": b'{"metadata":{"traceType":"execution"},"eventPayload":'
+    + b'{"":' * 511
+    + b"{}"
+    + b"}" * 512,
+    "deep-mixed": b'{"metadata":{"traceType":"execution"},"eventPayload":'
+    + b'[{"":' * 255
+    + b"[{}]"
+    + b"}]" * 255
     + b"}",
     "not-object": b"[1, 2, 3]",
     # DuckDB's parser allows a comma before a closing bracket; JSON does not.
@@ -840,6 +850,34 @@ def test_the_ids_bar_is_the_sample_s_slowest_duration(tmp_path: Path) -> None:
         assert duckdb_engine._ids_from(connection, [str(file), str(more)], 5) == 1.0
     finally:
         connection.close()
+
+
+def _nested(shape: bytes, depth: int) -> bytes:
+    """The shortest value nesting ``depth`` deep, taking its levels from ``shape`` in turn."""
+    opening = {ord("["): b"[", ord("{"): b'{"":'}
+    levels = [shape[level % len(shape)] for level in range(depth)]
+    inner = b"[]" if levels[-1] == ord("[") else b"{}"
+    closing = b"".join(b"]" if level == ord("[") else b"}" for level in reversed(levels[:-1]))
+    return b"".join(opening[level] for level in levels[:-1]) + inner + closing
+
+
+@pytest.mark.parametrize("shape", [b"[", b"{", b"[{", b"{[", b"[[{"])
+def test_nesting_as_deep_as_allowed_is_a_trace_and_one_deeper_is_damage(
+    tmp_path: Path, shape: bytes
+) -> None:
+    """DuckDB counts brackets only on lines long enough to nest too deep: the shortest lines that
+    nest one level too deep, of every shape, are caught, and those just deep enough are not."""
+    folder = tmp_path / "traces"
+    folder.mkdir()
+    lines = []
+    for depth in (MAX_DEPTH - 1, MAX_DEPTH):  # the line's own object is one level more
+        payload = _nested(shape, depth)
+        assert parse_value(payload) is not None
+        lines.append(b'{"metadata":{"traceType":"execution"},"eventPayload":' + payload + b"}")
+    (folder / "t.jsonl").write_bytes(b"\n".join(lines) + b"\n")
+    python = report_path(folder)
+    assert python["total"] == 1 and python["damagedLines"] == 1
+    assert json.loads(json.dumps(report_duckdb(folder))) == json.loads(json.dumps(python))
 
 
 def test_values_spelled_with_escapes_read_as_the_python_reader_reads_them(tmp_path: Path) -> None:
