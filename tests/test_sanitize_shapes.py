@@ -8,7 +8,7 @@ import base64
 import string
 from typing import Any
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from actiontrace import MAX_PAYLOAD_SIZE, REDACTED, is_sensitive_key, sanitize_payload
@@ -200,6 +200,9 @@ def test_authorization_schemes_are_redacted_in_any_case(
     chars(ALNUM + "!@#$%^*", 12),
     st.sampled_from(["", "login: ", '{"user": "bob", ', "note "]),
 )
+# A password that starts with a flag word ("nil", "true"...) is no flag.
+@example("password", ":", "{}", "NIL*00000000", "")
+@example("token", "=", "'{}'", "true!x", "note ")
 def test_a_name_value_pair_in_free_text_is_redacted_whatever_its_separators_and_quotes(
     name: str, separator: str, quoting: str, value: str, before: str
 ) -> None:

@@ -100,7 +100,9 @@ _IS_RE = re.compile(
     r"(?P<value>\"[^\"]*\"|'[^']*'|\S+)"
 )
 _FLAGS = frozenset({"true", "false", "null", "none", "nil", ""})
-_FLAG_WORD_RE = re.compile(r"(?i:true|false|null|none|nil)(?![\w-])")
+# A flag word ends the value, a sentence, or a JSON string ("true\",..."): "nil*2xq!" is a
+# password starting with one, not a flag.
+_FLAG_WORD_RE = re.compile(r"(?i:true|false|null|none|nil)(?=[.!?]?(?:\s|$)|[\"'\\,;&)\]}])")
 _CARD_RUN_RE = re.compile(r"\d(?:[ -]?\d){12,}")
 _DIGIT_GROUPS_RE = re.compile(r"\d+")
 # A card is written in at most five groups; with an expiry date or a code beside it, eight.
