@@ -20,6 +20,7 @@ from actiontrace.output.records import (
     MAX_DEPTH,
     TraceRecord,
     as_record,
+    is_trace_value,
     make_record,
     parse_line,
 )
@@ -254,6 +255,31 @@ def test_sampling_reason_and_rate_are_read_when_valid() -> None:
 def test_damaged_lines_parse_to_none(line: bytes) -> None:
     assert parse_line(line, "f", 1) is None
     assert parse_line(line, "f", 1, fast=True) is None
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        execution(),
+        {"metadata": {"traceType": "structured"}, "spans": []},
+        {"metadata": {"traceType": "replay"}},
+        {"metadata": {"traceType": ""}},
+        {"metadata": {"traceType": 5}},
+        {"metadata": {"traceType": None}},
+        {"metadata": {"traceType": ["execution"]}},
+        {"metadata": {"actionId": "core:go"}},
+        {"metadata": "execution"},
+        {"metadata": None},
+        {"traceType": "execution"},
+        {},
+        [execution()],
+        "execution",
+        None,
+        1.5,
+    ],
+)
+def test_is_trace_value_is_whether_a_record_is_made(value: Any) -> None:
+    assert is_trace_value(value) is (make_record(value, "f", 1) is not None)
 
 
 def test_nesting_up_to_the_limit_and_brackets_inside_strings_are_fine() -> None:

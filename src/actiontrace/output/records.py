@@ -49,6 +49,7 @@ __all__ = [
     "SpanView",
     "TraceRecord",
     "as_record",
+    "is_trace_value",
     "make_record",
     "parse_exact",
     "parse_fast",
@@ -481,6 +482,16 @@ def _sampling(value: object) -> tuple[str | None, float | None]:
 
 
 _new_record = tuple.__new__  # builds a TraceRecord without the generated __new__'s argument passing
+
+
+def is_trace_value(value: Any) -> bool:
+    """Whether ``make_record`` makes a record of ``value`` (its first checks, without the record).
+
+    That is: an object whose ``metadata`` is an object naming a ``traceType`` (a non-empty string).
+    """
+    meta = value.get("metadata") if type(value) is dict else None
+    kind = meta.get("traceType") if type(meta) is dict else None
+    return type(kind) is str and kind != ""
 
 
 def make_record(value: Any, file: str, line: int) -> TraceRecord | None:
