@@ -627,6 +627,45 @@ def test_the_values_ranked_in_memory_follow_the_memory_limit(tmp_path: Path) -> 
     assert duckdb_engine._held_values(Odd()) == 0
 
 
+@pytest.mark.parametrize(
+    ("limit", "threads"), [("64MB", 1), ("100MB", 1), ("128MB", 2), ("1GB", 16), ("4GB", 66)]
+)
+def test_a_small_memory_limit_runs_fewer_threads(tmp_path: Path, limit: str, threads: int) -> None:
+    """Each thread needs its share of the limit (60 MB): under a small one, fewer threads."""
+    default = int(duckdb.connect().execute("SELECT current_setting('threads')").fetchone()[0])
+    with contextlib.closing(connect(limit, tmp_path)) as db:
+        used = int(db.execute("SELECT current_setting('threads')").fetchone()[0])
+    assert used == min(default, threads)
+
+
+def test_an_export_larger_than_a_small_memory_limit_reports(tmp_path: Path) -> None:
+    """Four million exported traces and spans under 64 MB: with the threads DuckDB would run
+    (two, here) the sorting ran out of memory; with the one thread the limit allows it finishes."""
+    count = 4_000_000
+    values = {"seq": "range", "file": "'f.jsonl'", "line": "range + 1"}
+    values |= {"actionId": "'a' || (range % 20)", "status": "'success'"}
+    values["duration"] = "(range * 7919 % 100003) / 1000.0"
+    columns = ", ".join(
+        f"CAST({values.get(name, 'NULL')} AS {kind}) AS {name}" for name, kind, _ in TRACE_COLUMNS
+    )
+    span_values = {"seq": "range // 4", "file": "'s.jsonl'", "line": "range // 4 + 1"}
+    span_values |= {"traceType": "'structured'", "spanIndex": "range % 4"}
+    span_values |= {"operation": "'op' || (range % 9)", "status": "'success'"}
+    span_values["duration"] = "(range * 104729 % 10007) / 100.0"
+    span_columns = ", ".join(
+        f"CAST({span_values.get(name, 'NULL')} AS {kind}) AS {name}"
+        for name, kind, _ in SPAN_COLUMNS
+    )
+    with contextlib.closing(duckdb.connect()) as db:
+        for name, select in (("traces", columns), ("spans", span_columns)):
+            target = str(tmp_path / f"{name}.parquet")
+            db.execute(f"COPY (SELECT {select} FROM range({count})) TO '{target}' (FORMAT parquet)")
+    report = report_duckdb(tmp_path, memory_limit="64MB")
+    assert report["total"] == count and len(report["actions"]) == 20
+    assert report["actions"]["a0"]["p95"] == pytest.approx(95.0, abs=0.1)
+    assert report["operations"]["op0"]["count"] == count // 9 + 1
+
+
 BLOCKED = (
     "import sys; sys.modules['duckdb'] = None; "
     "from actiontrace.cli import main; sys.exit(main(sys.argv[1:]))"

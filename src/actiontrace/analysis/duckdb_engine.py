@@ -362,7 +362,27 @@ def connect(
     connection.execute("SET preserve_insertion_order = true")
     connection.execute("SET TimeZone = 'UTC'")
     connection.execute("SET enable_progress_bar = false")
+    # Each thread holds buffers of its own: under a small limit, fewer threads finish where more
+    # run out of memory (DuckDB's own advice). Measured on 4,000,000 exported traces: 2 threads
+    # ran out under 64 MB, 1 thread under 64 MB and 2 under 128 MB did not.
+    threads = int(connection.execute("SELECT current_setting('threads')").fetchone()[0])
+    limit = _memory_limit_bytes(connection)
+    if limit is not None and threads * _BYTES_PER_THREAD > limit:
+        connection.execute(f"SET threads = {max(1, limit // _BYTES_PER_THREAD)}")
     return connection
+
+
+_BYTES_PER_THREAD = 60_000_000  # the memory limit's share a thread needs at least
+
+
+def _memory_limit_bytes(connection: Any) -> int | None:
+    """Return the connection's memory limit in bytes (``None``: a spelling not known here)."""
+    setting = str(connection.execute("SELECT current_setting('memory_limit')").fetchone()[0])
+    number, _, unit = setting.strip().partition(" ")
+    try:
+        return int(float(number) * _UNITS[unit])
+    except (KeyError, ValueError):
+        return None
 
 
 def _limit(value: str) -> str:
@@ -978,13 +998,10 @@ def _percentiles_query(
 
 def _held_values(connection: Any) -> int:
     """How many values a query may hold in memory at once under the connection's memory limit."""
-    setting = str(connection.execute("SELECT current_setting('memory_limit')").fetchone()[0])
-    number, _, unit = setting.strip().partition(" ")
-    try:
-        limit = float(number) * _UNITS[unit]
-    except (KeyError, ValueError):
+    limit = _memory_limit_bytes(connection)
+    if limit is None:
         return 0  # an unknown spelling: sort, which any memory limit allows
-    return int(limit) // _HELD_VALUE_BYTES
+    return limit // _HELD_VALUE_BYTES
 
 
 def _slowest(connection: Any, limit: int) -> list[SlowTrace]:
