@@ -534,6 +534,70 @@ def test_truthy_filter_answer_traces_and_broken_truth_is_a_fault() -> None:
     assert any("undecidable" in message for message in logger.at("warning"))
 
 
+class LookupFilter:
+    """A filter whose should_trace is a dict's own lookup, judging misses as ``judge`` says."""
+
+    def __init__(self, judge: Callable[[str], bool]) -> None:
+        class Verdicts(dict[str, bool]):
+            def __missing__(self, action_id: str) -> bool:
+                return judge(action_id)
+
+        self.should_trace = Verdicts().__getitem__
+
+
+@pytest.mark.parametrize("sync", [False, True])
+def test_a_filter_answering_from_a_dict_is_looked_up_in_place_and_its_fault_is_no(
+    sync: bool,
+) -> None:
+    """ActionTraceFilter without sampling answers from a dict: the processor looks it up itself
+    (a filter that says no costs the game a subscript); a fault in that lookup is logged and the
+    action is dispatched untraced, as with any faulty filter."""
+
+    def judge(action_id: str) -> bool:
+        if action_id == "core:boom":
+            raise RuntimeError("filter broke")
+        return action_id == "core:take"
+
+    class Dispatch(RecordingDispatch):
+        def dispatch_with_error_handling_sync(
+            self, event_name: str, payload: dict[str, Any], context: str
+        ) -> bool:
+            self.calls.append((event_name, dict(payload), context))
+            return True
+
+    logger = RecordingLogger()
+    factory = RecordingFactory()
+    dispatch = Dispatch()
+    processor = CommandProcessor(
+        dispatch, logger, trace_filter=LookupFilter(judge), trace_factory=factory
+    )
+
+    def act(action_id: str) -> dict[str, Any]:
+        turn = {"actionDefinitionId": action_id}
+        if sync:
+            return processor.dispatch_action_sync({"id": "p1"}, turn)
+        return run(processor, {"id": "p1"}, turn)
+
+    assert processor._parts.verdicts is not None
+    assert [act(name)["success"] for name in ("core:go", "core:take", "core:boom")] == [True] * 3
+    assert [call["action_id"] for call in factory.calls] == ["core:take"]
+    assert len(dispatch.calls) == 3
+    assert any("filter broke" in message for message in logger.at("warning"))
+
+
+def test_only_a_filter_answering_from_a_dict_is_looked_up_in_place() -> None:
+    def verdicts(trace_filter: Any) -> Any:
+        processor = CommandProcessor(
+            RecordingDispatch(), trace_filter=trace_filter, trace_factory=RecordingFactory()
+        )
+        return processor._parts.verdicts
+
+    assert verdicts(ActionTraceFilter(traced_actions=("core:*",))) is not None
+    assert verdicts(ActionTraceFilter(sample_rate=0.5)) is None  # counts its calls: it is called
+    assert verdicts(RecordingFilter()) is None
+    assert verdicts(None) is None
+
+
 def test_trace_is_created_without_an_output_service() -> None:
     factory = RecordingFactory()
     processor = CommandProcessor(

@@ -111,6 +111,7 @@ class CommandProcessor:
         "_trace_factory",
         "_trace_filter",
         "_traced",
+        "_verdicts",
     )
 
     def __init__(
@@ -143,6 +144,7 @@ class CommandProcessor:
         self._trace_factory = trace_factory
         self._structured_trace_factory = structured_trace_factory
         self._traced = self._parts.active
+        self._verdicts = self._parts.verdicts
         if (trace_filter is None) != (trace_factory is None) and structured_trace_factory is None:
             given, missing = (
                 ("trace_filter", "trace_factory")
@@ -194,7 +196,15 @@ class CommandProcessor:
             return read
         actor_id, turn = read
         action_id, original_input, target_id, parameters = turn
-        if self._traced and self._parts.selects(action_id):
+        verdicts = self._verdicts
+        if verdicts is not None:  # the filter's own lookup, in place (see TracingParts)
+            try:
+                traced = verdicts[action_id]
+            except Exception as error:
+                traced = self._parts.filter_fault(action_id, error)
+        else:
+            traced = self._traced and self._parts.selects(action_id)
+        if traced:
             return await self._dispatch_traced(actor_id, turn, turn_action)
         payload = attempt_payload(actor_id, action_id, original_input, target_id, parameters)
         try:
@@ -218,7 +228,15 @@ class CommandProcessor:
             return read
         actor_id, turn = read
         action_id, original_input, target_id, parameters = turn
-        if self._traced and self._parts.selects(action_id):
+        verdicts = self._verdicts
+        if verdicts is not None:  # as in dispatch_action
+            try:
+                traced = verdicts[action_id]
+            except Exception as error:
+                traced = self._parts.filter_fault(action_id, error)
+        else:
+            traced = self._traced and self._parts.selects(action_id)
+        if traced:
             return self._dispatch_traced_sync(actor_id, turn, turn_action)
         payload = attempt_payload(actor_id, action_id, original_input, target_id, parameters)
         try:

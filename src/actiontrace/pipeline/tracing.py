@@ -64,6 +64,7 @@ class TracingParts:
         "owner",
         "should_trace",
         "verbosity_for",
+        "verdicts",
     )
 
     def __init__(
@@ -105,6 +106,14 @@ class TracingParts:
         )
         self.active = self.create_trace is not None or self.create_structured is not None
         self.should_trace: Callable[[str], object] | None = should_trace if self.active else None
+        # A should_trace that is a dict's own lookup (ActionTraceFilter without sampling) is
+        # looked up in place by the dispatch paths: a subscript, not two calls (a filter that
+        # says no cost the game 5% over no filter through the calls, measured with
+        # bench_dispatch).
+        table = getattr(self.should_trace, "__self__", None)
+        self.verdicts: Mapping[str, object] | None = (
+            table if isinstance(table, dict) and self.should_trace == table.__getitem__ else None
+        )
 
     def selects(self, action_id: str) -> bool:
         """Whether to trace ``action_id`` (no filter: yes); a faulty filter means no."""
@@ -116,8 +125,12 @@ class TracingParts:
             # Identity tests first: the common answers cost a comparison, nothing more.
             return selected is True or (selected is not False and bool(selected))
         except Exception as error:
-            self.outputs.fault("trace_filter.should_trace", action_id, error)
-            return False
+            return self.filter_fault(action_id, error)
+
+    def filter_fault(self, action_id: str, error: Exception) -> bool:
+        """Log the filter's fault on ``action_id``; its answer is then no."""
+        self.outputs.fault("trace_filter.should_trace", action_id, error)
+        return False
 
 
 class ActiveAction(Dispatching):
