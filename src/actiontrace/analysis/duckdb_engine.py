@@ -183,14 +183,15 @@ def _truthy(expr: str) -> str:
 # a key written twice is read as its last value by Python, its first by DuckDB.
 # Written as one CASE so each search runs only on the lines the ones before it let through (in a
 # projection, an OR runs every side on every line): the bracket count runs on long lines only.
-# A search whose needle starts with a character rare in traces ('N', 'I') costs little: DuckDB
-# looks for that character first. The comma before a bracket costs more (about a seventh of the
-# scan): the comma is everywhere.
+# DuckDB looks for a needle's first character, then compares byte by byte from there: 'NaN'
+# costs little ('N' comes late in a trace, if at all), 'Infinity' more (an 'I' comes early, in
+# actionId: about a twentieth of the scan), the comma before a bracket most (a seventh: the
+# comma is everywhere).
 # Nesting d deep takes d containers one in another: two brackets each, and for each object
 # holding the next one a key and a colon (3 bytes at least: "":), all but the last. So with A
 # opening square brackets in a line of L bytes, d <= (L + 3 * A + 3) / 5, and a line deeper than
 # MAX_DEPTH has L + 3 * A >= _DEEP_BYTES: on the many lines shorter than that, counting the
-# square brackets alone rules deep nesting out (measured on 1,000,000 traces of about 1 KB:
+# square brackets alone rules deep nesting out (measured on the bench's traces of about 1 KB:
 # 9% less CPU for the whole scan than counting both kinds of bracket on every such line).
 _DEEP_BYTES = 5 * (MAX_DEPTH + 1) - 3
 _SUSPECT = (
