@@ -537,9 +537,9 @@ def test_truthy_filter_answer_traces_and_broken_truth_is_a_fault() -> None:
 class LookupFilter:
     """A filter whose should_trace is a dict's own lookup, judging misses as ``judge`` says."""
 
-    def __init__(self, judge: Callable[[str], bool]) -> None:
-        class Verdicts(dict[str, bool]):
-            def __missing__(self, action_id: str) -> bool:
+    def __init__(self, judge: Callable[[str], Any]) -> None:
+        class Verdicts(dict[str, Any]):
+            def __missing__(self, action_id: str) -> Any:
                 return judge(action_id)
 
         self.should_trace = Verdicts().__getitem__
@@ -553,10 +553,14 @@ def test_a_filter_answering_from_a_dict_is_looked_up_in_place_and_its_fault_is_n
     (a filter that says no costs the game a subscript); a fault in that lookup is logged and the
     action is dispatched untraced, as with any faulty filter."""
 
-    def judge(action_id: str) -> bool:
+    class NoBool:
+        def __bool__(self) -> bool:
+            raise RuntimeError("undecidable")
+
+    def judge(action_id: str) -> Any:
         if action_id == "core:boom":
             raise RuntimeError("filter broke")
-        return action_id == "core:take"
+        return NoBool() if action_id == "core:odd" else action_id == "core:take"
 
     class Dispatch(RecordingDispatch):
         def dispatch_with_error_handling_sync(
@@ -579,10 +583,12 @@ def test_a_filter_answering_from_a_dict_is_looked_up_in_place_and_its_fault_is_n
         return run(processor, {"id": "p1"}, turn)
 
     assert processor._parts.verdicts is not None
-    assert [act(name)["success"] for name in ("core:go", "core:take", "core:boom")] == [True] * 3
+    names = ("core:go", "core:take", "core:boom", "core:odd")
+    assert [act(name)["success"] for name in names] == [True] * 4
     assert [call["action_id"] for call in factory.calls] == ["core:take"]
-    assert len(dispatch.calls) == 3
+    assert len(dispatch.calls) == 4
     assert any("filter broke" in message for message in logger.at("warning"))
+    assert any("undecidable" in message for message in logger.at("warning"))
 
 
 def test_only_a_filter_answering_from_a_dict_is_looked_up_in_place() -> None:

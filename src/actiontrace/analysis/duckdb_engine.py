@@ -8,7 +8,7 @@ Two sources, one set of queries (``scale_sql.REPORT_QUERIES``):
   object, longer than ``MAX_LINE_BYTES``, or not valid UTF-8 is damaged. Lines DuckDB's parser
   accepts but the Python reader refuses (``NaN``/``Infinity`` literals, a comma before a closing
   bracket, nesting deeper than 512) are rare and tell-tale; such lines are handed to the Python
-  reader, whose verdict and record stand for them.
+  reader's parser, whose verdict stands for them.
 * the folder ``actiontrace export --to parquet`` wrote (``traces.parquet``, ``spans.parquet``).
 
 Memory is bounded by DuckDB's ``memory_limit``; past it DuckDB spills to a temporary folder.

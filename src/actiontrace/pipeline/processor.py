@@ -200,6 +200,8 @@ class CommandProcessor:
         if verdicts is not None:  # the filter's own lookup, in place (see TracingParts)
             try:
                 traced = verdicts[action_id]
+                if traced is not False and traced is not True:
+                    traced = bool(traced)  # a dict of other answers than bools: asked here
             except Exception as error:
                 traced = self._parts.filter_fault(action_id, error)
         else:
@@ -232,6 +234,8 @@ class CommandProcessor:
         if verdicts is not None:  # as in dispatch_action
             try:
                 traced = verdicts[action_id]
+                if traced is not False and traced is not True:
+                    traced = bool(traced)  # a dict of other answers than bools: asked here
             except Exception as error:
                 traced = self._parts.filter_fault(action_id, error)
         else:
