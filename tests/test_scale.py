@@ -632,7 +632,8 @@ def test_the_values_ranked_in_memory_follow_the_memory_limit(tmp_path: Path) -> 
 )
 def test_a_small_memory_limit_runs_fewer_threads(tmp_path: Path, limit: str, threads: int) -> None:
     """Each thread needs its share of the limit (60 MB): under a small one, fewer threads."""
-    default = int(duckdb.connect().execute("SELECT current_setting('threads')").fetchone()[0])
+    with contextlib.closing(duckdb.connect()) as plain:
+        default = int(plain.execute("SELECT current_setting('threads')").fetchone()[0])
     with contextlib.closing(connect(limit, tmp_path)) as db:
         used = int(db.execute("SELECT current_setting('threads')").fetchone()[0])
     assert used == min(default, threads)
