@@ -194,8 +194,18 @@ class CommandProcessor:
         read = self._read(actor, turn_action)
         if isinstance(read, dict):
             return read
-        actor_id, turn, traced = read
+        actor_id, turn = read
         action_id, original_input, target_id, parameters = turn
+        verdicts = self._verdicts
+        if verdicts is not None:  # the filter's own lookup, in place (see TracingParts)
+            try:
+                traced = verdicts[action_id]
+                if traced is not False and traced is not True:
+                    traced = bool(traced)  # a dict of other answers than bools: asked here
+            except Exception as error:
+                traced = self._parts.filter_fault(action_id, error)
+        else:
+            traced = self._traced and self._parts.selects(action_id)
         if traced:
             return await self._dispatch_traced(actor_id, turn, turn_action)
         payload = attempt_payload(actor_id, action_id, original_input, target_id, parameters)
@@ -218,8 +228,18 @@ class CommandProcessor:
         read = self._read(actor, turn_action)
         if isinstance(read, dict):
             return read
-        actor_id, turn, traced = read
+        actor_id, turn = read
         action_id, original_input, target_id, parameters = turn
+        verdicts = self._verdicts
+        if verdicts is not None:  # as in dispatch_action
+            try:
+                traced = verdicts[action_id]
+                if traced is not False and traced is not True:
+                    traced = bool(traced)  # a dict of other answers than bools: asked here
+            except Exception as error:
+                traced = self._parts.filter_fault(action_id, error)
+        else:
+            traced = self._traced and self._parts.selects(action_id)
         if traced:
             return self._dispatch_traced_sync(actor_id, turn, turn_action)
         payload = attempt_payload(actor_id, action_id, original_input, target_id, parameters)
@@ -232,26 +252,12 @@ class CommandProcessor:
 
     def _read(
         self, actor: Any, turn_action: Mapping[str, Any]
-    ) -> tuple[str, _Turn, bool] | dict[str, Any]:
-        """(actor id, turn, whether to trace it) of well-formed input, else the failure result.
-
-        Both dispatch paths start here, so the filter is asked here, once, for either.
-        """
+    ) -> tuple[str, _Turn] | dict[str, Any]:
+        """(actor id, turn) of well-formed input, else the failure result to return."""
         try:
-            actor_id, turn = _actor_id(actor), _read_turn(turn_action)
+            return _actor_id(actor), _read_turn(turn_action)
         except Exception as error:
             return self._malformed(actor, turn_action, error)
-        verdicts = self._verdicts
-        if verdicts is None:
-            return actor_id, turn, self._traced and self._parts.selects(turn[0])
-        # The filter's own lookup, in place (see TracingParts): a subscript, not two calls.
-        try:
-            traced = verdicts[turn[0]]
-            if traced is not False and traced is not True:
-                traced = bool(traced)  # a dict of other answers than bools: asked here
-        except Exception as error:
-            traced = self._parts.filter_fault(turn[0], error)
-        return actor_id, turn, traced
 
     # -- the traced path ---------------------------------------------------------------------------
 
